@@ -1,0 +1,110 @@
+"""Where Docent keeps its data, and the settings the engine reads.
+
+Everything lives in the per-user data dir (platformdirs) unless the user
+passes `--kb DIR` or sets DOCENT_HOME (tests, portable installs).
+"""
+from __future__ import annotations
+
+import json
+import logging
+import os
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+APP_NAME = "Docent"
+
+log = logging.getLogger("docent")
+
+
+def data_dir() -> Path:
+    home = os.environ.get("DOCENT_HOME")
+    if home:
+        path = Path(home)
+    else:
+        import platformdirs
+
+        path = Path(platformdirs.user_data_dir(APP_NAME, appauthor=False))
+    path.mkdir(parents=True, exist_ok=True, mode=0o700)
+    return path
+
+
+def config_dir() -> Path:
+    home = os.environ.get("DOCENT_HOME")
+    if home:
+        path = Path(home) / "config"
+    else:
+        import platformdirs
+
+        path = Path(platformdirs.user_config_dir(APP_NAME, appauthor=False))
+    path.mkdir(parents=True, exist_ok=True, mode=0o700)
+    return path
+
+
+def default_kb_dir() -> Path:
+    return data_dir() / "kb" / "default"
+
+
+def sample_docs_dir() -> Path:
+    return Path(__file__).resolve().parent / "sample_docs"
+
+
+def offline_environment() -> None:
+    """No hub lookups, no telemetry: Docent never touches the network by itself."""
+    for key, value in {
+        "HF_HUB_OFFLINE": "1",
+        "TRANSFORMERS_OFFLINE": "1",
+        "HF_HUB_DISABLE_TELEMETRY": "1",
+        "ANONYMIZED_TELEMETRY": "False",
+        "TOKENIZERS_PARALLELISM": "false",
+    }.items():
+        os.environ.setdefault(key, value)
+
+
+@dataclass
+class EngineSettings:
+    """Per-knowledge-base settings, stored in the KB so reopening is exact."""
+
+    embedding_model: str = "bundled:all-MiniLM-L6-v2"
+    embedding_backend: str = "onnx"  # "onnx" (exported once from the same weights), "onnx-int8" or "torch"
+    query_prompt: str = ""
+    passage_prompt: str = ""
+    passage_chars: int = 1000
+    document_chars: int = 4000
+    max_file_bytes: int = 200 * 1024 * 1024
+    dense_weight: float = 0.5
+    lexical_weight: float = 1.0
+    extra: dict = field(default_factory=dict)
+
+    @classmethod
+    def load(cls, path: Path) -> "EngineSettings":
+        if not path.exists():
+            return cls()
+        raw = json.loads(path.read_text(encoding="utf-8"))
+        known = {k: v for k, v in raw.items() if k in cls.__dataclass_fields__}
+        return cls(**known)
+
+    def save(self, path: Path) -> None:
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(asdict(self), indent=2, ensure_ascii=False), encoding="utf-8")
+        os.replace(tmp, path)
+
+
+def setup_logging(verbose: bool = False) -> None:
+    """Log to a rotating file in the data dir; stderr only for warnings (or -v)."""
+    from logging.handlers import RotatingFileHandler
+
+    root = logging.getLogger("docent")
+    if root.handlers:
+        return
+    root.setLevel(logging.DEBUG)
+    try:
+        handler = RotatingFileHandler(data_dir() / "docent.log", maxBytes=2_000_000, backupCount=2, encoding="utf-8")
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+        handler.setLevel(logging.DEBUG)
+        root.addHandler(handler)
+    except OSError:
+        pass
+    console = logging.StreamHandler()
+    console.setLevel(logging.DEBUG if verbose else logging.WARNING)
+    console.setFormatter(logging.Formatter("%(levelname)s: %(message)s"))
+    root.addHandler(console)

