@@ -62,31 +62,41 @@ def _hard_split(text: str, span: Span, limit: int) -> list[Span]:
     return pieces
 
 
-def _units(text: str, limit: int) -> list[Span]:
-    units: list[Span] = []
-    for block in _split(text, 0, len(text), _BLOCK_SEP):
+def _units(text: str, limit: int) -> list[tuple[int, Span]]:
+    """(block number, span) pieces no longer than limit."""
+    units: list[tuple[int, Span]] = []
+    for n, block in enumerate(_split(text, 0, len(text), _BLOCK_SEP)):
         if block.end - block.start <= limit:
-            units.append(block)
+            units.append((n, block))
             continue
         for sentence in _split(text, block.start, block.end, _SENTENCE_END):
             if sentence.end - sentence.start <= limit:
-                units.append(sentence)
+                units.append((n, sentence))
             else:
-                units.extend(_hard_split(text, sentence, limit))
+                units.extend((n, piece) for piece in _hard_split(text, sentence, limit))
     return units
 
 
 def chunk(text: str, max_chars: int = 1000) -> list[Span]:
-    """Passages of at most `max_chars` characters covering all text in order."""
+    """Passages of at most `max_chars` characters covering all text in order.
+
+    Where a cut falls inside a paragraph, the next passage repeats the
+    paragraph's last sentence before the cut, so a fact stated across that
+    sentence boundary still lies whole in one passage.
+    """
     spans: list[Span] = []
     current: Span | None = None
-    for unit in _units(text, max_chars):
+    last: tuple[int, Span] | None = None
+    for block, unit in _units(text, max_chars):
         if current is not None and unit.end - current.start <= max_chars:
             current = Span(current.start, unit.end)
         else:
             if current is not None:
                 spans.append(current)
             current = unit
+            if last is not None and last[0] == block and unit.end - last[1].start <= max_chars and last[1].start > spans[-1].start:
+                current = Span(last[1].start, unit.end)
+        last = (block, unit)
     if current is not None:
         spans.append(current)
     return spans
