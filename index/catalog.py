@@ -84,6 +84,7 @@ class Catalog:
         self.db.execute("PRAGMA foreign_keys=OFF")
         self.db.executescript(_SCHEMA)
         self.db.execute("INSERT OR IGNORE INTO meta VALUES('schema', ?)", (str(SCHEMA_VERSION),))
+        self._counts: dict[str, int] | None = None
 
     def close(self) -> None:
         self.db.close()
@@ -94,6 +95,7 @@ class Catalog:
 
     def commit(self) -> None:
         self.db.execute("COMMIT")
+        self._counts = None
 
     def rollback(self) -> None:
         if self.db.in_transaction:
@@ -144,10 +146,15 @@ class Catalog:
         return self.db.execute("SELECT 1 FROM files WHERE hash=? AND status='indexed' LIMIT 1", (content_hash,)).fetchone() is not None
 
     def counts(self) -> dict[str, int]:
+        """Files by status and the passage total; cached until the next commit (search reads it per query)."""
+        if self._counts is not None and not self.db.in_transaction:
+            return dict(self._counts)
         out = {"indexed": 0, "failed": 0, "pending": 0}
         for status, n in self.db.execute("SELECT status, count(*) FROM files GROUP BY status"):
             out[status] = n
         out["passages"] = self.db.execute("SELECT count(*) FROM passages").fetchone()[0]
+        if not self.db.in_transaction:
+            self._counts = dict(out)
         return out
 
     def _upsert_file(self, path: str, **fields) -> int:

@@ -19,7 +19,8 @@ from typing import Callable, Iterable, Iterator
 
 from index import chunking
 from index.catalog import Catalog, NewPassage
-from index.extract import ExtractError, extract, is_supported
+from index.extract import ExtractError, extract, is_supported, os_reason
+from index.extract.errors import megabytes
 from index.types import Extracted
 
 log = logging.getLogger("docent.sync")
@@ -193,15 +194,15 @@ class Indexer:
         if st is None:
             return _Parsed(path, 0, 0, "", error="file vanished or is a broken link")
         max_bytes = self.kb.settings.max_file_bytes
-        if st.st_size > max_bytes:
+        if st.st_size > max_bytes:  # before hashing: never read a file we will refuse
             return _Parsed(
                 path, st.st_size, st.st_mtime_ns, "",
-                error=f"file too large ({st.st_size / 1e6:.0f} MB > {max_bytes / 1e6:.0f} MB limit)",
+                error=f"file too large ({megabytes(st.st_size)} > {megabytes(max_bytes)} limit)",
             )
         try:
             digest = content_hash(path)
         except OSError as exc:
-            return _Parsed(path, st.st_size, st.st_mtime_ns, "", error=_os_reason(exc))
+            return _Parsed(path, st.st_size, st.st_mtime_ns, "", error=os_reason(exc))
         twins = self.catalog.indexed_with_hash(digest)
         if twins:
             return ("twin", path, st, twins)
@@ -305,32 +306,31 @@ class Indexer:
         self._emit(item.path)
 
     def _store_batch(self, batch: list[_Parsed]) -> None:
+        """Embed a batch, write its vectors in one call, then commit its files in one transaction."""
         texts = [p.text for item in batch for p in item.passages]
         vectors = self.kb.embedder.embed_passages(texts)
         self.catalog.begin()
         for item in batch:
             self.catalog.mark_vectors_pending(item.hash)
         self.catalog.commit()
-        offset = 0
-        for item in batch:
-            n = len(item.passages)
-            self.kb.vectors.upsert(item.hash, vectors[offset : offset + n])
-            offset += n
-            ex = item.extracted
-            self.catalog.begin()
-            try:
+        self.kb.vectors.upsert_many([(item.hash, len(item.passages)) for item in batch], vectors)
+        self.catalog.begin()
+        try:
+            for item in batch:
+                ex = item.extracted
                 self.catalog.store_indexed(
                     item.path, size=item.size, mtime_ns=item.mtime_ns, content_hash=item.hash, title=ex.title,
                     fmt=ex.format, encoding=ex.encoding, text=ex.text, passages=item.passages,
                 )
-                self.catalog.commit()
-            except BaseException:
-                self.catalog.rollback()
-                raise
+            self.catalog.commit()
+        except BaseException:
+            self.catalog.rollback()
+            raise
+        for item in batch:
             self.report.files_indexed += 1
             self._done += 1
-            self._passages += n
-            self._emit(item.path)
+            self._passages += len(item.passages)
+        self._emit(batch[-1].path)
 
     def _remove(self, gone) -> None:
         if not gone:
@@ -344,11 +344,3 @@ class Indexer:
             self.catalog.rollback()
             raise
         self.report.files_removed += len(gone)
-
-
-def _os_reason(exc: OSError) -> str:
-    if isinstance(exc, PermissionError):
-        return "permission denied"
-    if isinstance(exc, FileNotFoundError):
-        return "file vanished during indexing"
-    return f"cannot read file: {exc.strerror or exc}"

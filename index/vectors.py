@@ -12,6 +12,8 @@ from pathlib import Path
 
 import numpy as np
 
+from index.catalog import vector_id
+
 log = logging.getLogger("docent.vectors")
 
 COLLECTION = "passages"
@@ -41,14 +43,26 @@ class VectorStore:
         return found
 
     def upsert(self, content_hash: str, vectors: np.ndarray) -> None:
-        ids = [f"{content_hash}#{n}" for n in range(len(vectors))]
+        self.upsert_many([(content_hash, len(vectors))], vectors)
+
+    def upsert_many(self, files: list[tuple[str, int]], vectors: np.ndarray) -> None:
+        """Vectors of several files, in order: files gives (content hash, passage count)."""
+        ids: list[str] = []
+        metadatas: list[dict] = []
+        rows: list[int] = []
+        seen: set[str] = set()
+        offset = 0
+        for content_hash, count in files:
+            if content_hash not in seen:  # two copies of one file in a batch: Chroma refuses duplicate ids
+                seen.add(content_hash)
+                ids.extend(vector_id(content_hash, n) for n in range(count))
+                metadatas.extend({"hash": content_hash, "n": n} for n in range(count))
+                rows.extend(range(offset, offset + count))
+            offset += count
+        vectors = vectors[rows]
         for i in range(0, len(ids), MAX_BATCH):
             chunk = slice(i, i + MAX_BATCH)
-            self.collection.upsert(
-                ids=ids[chunk],
-                embeddings=vectors[chunk],
-                metadatas=[{"hash": content_hash, "n": n} for n in range(i, min(i + MAX_BATCH, len(ids)))],
-            )
+            self.collection.upsert(ids=ids[chunk], embeddings=vectors[chunk], metadatas=metadatas[chunk])
 
     def delete_hash(self, content_hash: str) -> None:
         self.collection.delete(where={"hash": content_hash})

@@ -193,3 +193,15 @@ def test_cli_second_instance_message(tmp_path, corpus):
     with KnowledgeBase.open(tmp_path / "kb"):
         proc = run_cli("status", "--kb", str(tmp_path / "kb"), check=False)
     assert proc.returncode == 1 and "in use by another Docent process" in proc.stderr
+
+
+def test_identical_new_files_in_one_batch(tmp_path):
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    for name in ("a.txt", "b.txt", "c.md"):
+        (docs / name).write_text("Identical content about the Volga river.\n", encoding="utf-8")
+    with KnowledgeBase.open(tmp_path / "kb") as kb:
+        report = kb.index([str(docs)])
+        assert report.files_indexed == 3 and not report.files_failed
+        consistent(kb)
+        assert kb.vectors.count() == 1
