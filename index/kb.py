@@ -50,12 +50,25 @@ class KnowledgeBase:
         self._vectors = None
         self._embedder = None
         self._init_lock = threading.Lock()
+        self._background = None
 
     @classmethod
     def open(cls, root: str | os.PathLike | None = None, settings: EngineSettings | None = None) -> "KnowledgeBase":
         return cls(Path(root) if root else default_kb_dir(), settings)
 
+    @property
+    def background(self):
+        """One helper thread for work that overlaps a search (the dense ranking)."""
+        with self._init_lock:
+            if self._background is None:
+                from concurrent.futures import ThreadPoolExecutor
+
+                self._background = ThreadPoolExecutor(max_workers=1, thread_name_prefix="docent-search")
+        return self._background
+
     def close(self) -> None:
+        if self._background is not None:
+            self._background.shutdown(wait=True)
         try:
             self.catalog.close()
         finally:

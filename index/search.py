@@ -17,6 +17,10 @@ log = logging.getLogger("docent.search")
 RRF_K = 60
 CANDIDATES = 50
 COMMON_TERM_SHARE = 0.3
+# FTS5 scores every row that matches any OR-ed term, so cost grows with the
+# postings read. Terms are taken rarest first until this many postings; the
+# common terms left out carry little IDF, and small collections are untouched.
+POSTINGS_BUDGET = 20_000
 
 
 @dataclass
@@ -33,8 +37,16 @@ def lexical_query(catalog, query: str) -> str | None:
     total = catalog.counts()["passages"] if len(terms) > 1 else 0
     if total:
         df = catalog.document_frequency(terms)
+        terms = [t for t in terms if t in df] or terms[:1]  # terms no passage has cost nothing and score nothing
         rare = [t for t in terms if df.get(t, 0) <= COMMON_TERM_SHARE * total]
-        terms = rare or terms
+        terms = sorted(rare or terms, key=lambda t: df.get(t, 0))
+        kept, postings = [], 0
+        for term in terms:
+            if kept and postings + df.get(term, 0) > POSTINGS_BUDGET:
+                break
+            kept.append(term)
+            postings += df.get(term, 0)
+        terms = kept
     return " OR ".join('"' + t.replace('"', '""') + '"' for t in terms)
 
 
@@ -46,8 +58,13 @@ def lexical_ranking(catalog, query: str, limit: int = CANDIDATES) -> Ranking:
     return Ranking([r for r, _ in rows], dict(rows))
 
 
-def dense_ranking(catalog, vectors, embedder, query: str, limit: int = CANDIDATES) -> Ranking:
-    hits = vectors.query(embedder.embed_query(query), limit)
+def nearest_vectors(vectors, embedder, query: str, limit: int) -> list[tuple[str, float]]:
+    return vectors.query(embedder.embed_query(query), limit)
+
+
+def dense_ranking(catalog, vectors, embedder, query: str, limit: int = CANDIDATES, hits=None) -> Ranking:
+    if hits is None:
+        hits = nearest_vectors(vectors, embedder, query, limit)
     mapping = catalog.passage_ids_for_vectors([vid for vid, _ in hits])
     ids: list[int] = []
     scores: dict[int, float] = {}
@@ -88,15 +105,20 @@ def search(kb, query: str, k: int = 10, mode: str = "hybrid") -> list[SearchHit]
         return []
     catalog = kb.catalog
     limit = max(CANDIDATES, k * 3)
-    lexical = lexical_ranking(catalog, query, limit) if mode in ("hybrid", "lexical") else Ranking([], {})
-    dense = Ranking([], {})
     weight = 0.0
     if mode == "dense":
         weight = 1.0
     elif mode == "hybrid":
         weight = dense_weight_for(kb.settings, kb.embedder_if_available(), query)
+    pending = None
     if weight > 0 and kb.vectors_available():
-        dense = dense_ranking(catalog, kb.vectors, kb.embedder, query, limit)
+        # ONNX and Chroma release the GIL: the dense side runs beside BM25.
+        # The catalog is only touched from this thread.
+        pending = kb.background.submit(nearest_vectors, kb.vectors, kb.embedder, query, limit)
+    lexical = lexical_ranking(catalog, query, limit) if mode in ("hybrid", "lexical") else Ranking([], {})
+    dense = Ranking([], {})
+    if pending is not None:
+        dense = dense_ranking(catalog, kb.vectors, kb.embedder, query, limit, hits=pending.result())
     lex_weight = kb.settings.lexical_weight if mode != "dense" else 0.0
     fused = fuse([(lexical, lex_weight), (dense, weight)], k)
     passages = catalog.passages_by_ids([pid for pid, _, _ in fused])
