@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.docent-installed
 
-.PHONY: run test setup bench sample clean
+.PHONY: run test setup bench clean gpu
 
 $(STAMP): requirements.txt requirements-dev.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -27,3 +27,10 @@ bench: setup
 
 clean:
 	rm -rf $(VENV) .pytest_cache
+
+# NVIDIA GPU set-up: CUDA llama.cpp, and onnxruntime-gpu in place of the CPU
+# onnxruntime that chromadb pulls in (both own the same module: remove one first).
+gpu: setup
+	$(PY) -m pip uninstall -y onnxruntime
+	$(PY) -m pip install onnxruntime-gpu==1.31.1
+	CMAKE_ARGS="-DGGML_CUDA=on" $(PY) -m pip install --force-reinstall --no-deps --no-cache-dir llama-cpp-python==0.3.36

@@ -6,6 +6,12 @@ import sys
 
 
 def run(argv: list[str] | None = None, kb_dir: str | None = None) -> int:
+    from gui.platform_check import desktop_problem
+
+    problem = desktop_problem()
+    if problem:
+        print(f"docent: {problem}", file=sys.stderr)
+        return 1
     from PySide6.QtWidgets import QApplication, QMessageBox
 
     from gui.main_window import MainWindow

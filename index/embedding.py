@@ -107,7 +107,10 @@ def export_onnx(model_dir: Path, out: Path) -> None:
 
     axes = {n: {0: "batch", 1: "seq"} for n in [*names, "last_hidden_state"]}
     tmp = out.with_suffix(".tmp")
-    with torch.no_grad():
+    import warnings
+
+    with torch.no_grad(), warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # tracer chatter, meaningless to a user
         torch.onnx.export(
             Hidden(model), tuple(sample[n] for n in names), str(tmp), input_names=names,
             output_names=["last_hidden_state"], dynamic_axes=axes, opset_version=17, dynamo=False,

@@ -26,6 +26,20 @@ class KnowledgeBaseError(Exception):
     pass
 
 
+def embedding_device(backend: str) -> str:
+    """Where embeddings would run, without loading a model."""
+    try:
+        if backend.startswith("onnx"):
+            import onnxruntime
+
+            return "cuda" if "CUDAExecutionProvider" in onnxruntime.get_available_providers() else "cpu"
+        from index.embedding import preferred_device
+
+        return preferred_device()
+    except Exception:  # pragma: no cover - broken runtime install
+        return "unknown"
+
+
 class KnowledgeBase:
     def __init__(self, root: Path, settings: EngineSettings | None = None):
         offline_environment()
@@ -171,5 +185,7 @@ class KnowledgeBase:
             "files_pending": counts["pending"],
             "chunks_total": counts["passages"],
             "embedding_model": self.settings.embedding_model,
+            "embedding_backend": self.settings.embedding_backend,
+            "embedding_device": embedding_device(self.settings.embedding_backend),
             "size_bytes": sum(f.stat().st_size for f in self.root.rglob("*") if f.is_file()),
         }

@@ -1,4 +1,6 @@
 """The window over real services: index the sample documents, search, see the highlighted source."""
+from pathlib import Path
+
 import pytest
 
 pytest.importorskip("PySide6")
@@ -7,6 +9,8 @@ from gui.main_window import MainWindow  # noqa: E402
 from gui.tasks import TaskManager  # noqa: E402
 from index.config import sample_docs_dir  # noqa: E402
 from index.kb import KnowledgeBase  # noqa: E402
+
+ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts" / "screenshots"
 
 
 def test_index_search_and_highlight(qtbot, tmp_path):
@@ -30,6 +34,14 @@ def test_index_search_and_highlight(qtbot, tmp_path):
         shown = window.viewer.toPlainText()
         assert shown[start:end] == hit.passage.text
         assert window.viewer.textCursor().selectedText().replace("\u2029", "\n") == hit.passage.text
+        ARTIFACTS.mkdir(parents=True, exist_ok=True)
+        assert window.grab().save(str(ARTIFACTS / "search-ru.png"))
+
+        window.query.setText("茶道")
+        window.run_search()
+        qtbot.waitUntil(lambda: window.search_button.isEnabled() and window.results.count() > 0, timeout=60_000)
+        assert "chado" in window.hits[0].passage.path
+        assert window.grab().save(str(ARTIFACTS / "search-ja.png"))
     finally:
         window.close()
         tasks.shutdown()

@@ -205,3 +205,43 @@ def test_identical_new_files_in_one_batch(tmp_path):
         assert report.files_indexed == 3 and not report.files_failed
         consistent(kb)
         assert kb.vectors.count() == 1
+
+
+def test_file_deleted_during_the_run(tmp_path, corpus, monkeypatch):
+    import index.sync as sync
+
+    real_scan = sync.scan
+
+    def scan_then_delete(roots):
+        found = list(real_scan(roots))
+        os.remove(corpus / "en/tea.txt")  # vanishes after the scan, before it is read
+        return found
+
+    monkeypatch.setattr(sync, "scan", scan_then_delete)
+    with KnowledgeBase.open(tmp_path / "kb") as kb:
+        report = kb.index([str(corpus)])
+        assert report.files_indexed == 3
+        [failure] = report.files_failed
+        assert failure["path"].endswith("tea.txt") and "not found" in failure["error"]
+        consistent(kb)
+
+
+def test_crash_between_vectors_and_catalog_is_repaired(tmp_path, corpus, monkeypatch):
+    """Vectors written, catalog commit never happens (a kill): the next run removes the orphans."""
+    from index.catalog import Catalog
+
+    with KnowledgeBase.open(tmp_path / "kb") as kb:
+        def die(*args, **kwargs):
+            raise KeyboardInterrupt  # stands in for SIGKILL at the worst moment
+
+        monkeypatch.setattr(Catalog, "store_indexed", die)
+        with pytest.raises(KeyboardInterrupt):
+            kb.index([str(corpus)])
+        assert kb.vectors.count() > 0 and kb.catalog.counts()["passages"] == 0
+    monkeypatch.undo()
+    with KnowledgeBase.open(tmp_path / "kb") as kb:
+        kb.collect_garbage()
+        assert kb.vectors.count() == 0  # orphans gone before anything else happens
+        report = kb.index([str(corpus)])
+        assert report.files_indexed == 4
+        consistent(kb)
