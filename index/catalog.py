@@ -71,6 +71,9 @@ class NewPassage:
     text: str
 
 
+_FILE_COLUMNS = "id,path,size,mtime_ns,hash,status,error,title,format,n_passages"
+
+
 def vector_id(content_hash: str, ordinal: int) -> str:
     return f"{content_hash}#{ordinal}"
 
@@ -120,14 +123,11 @@ class Catalog:
 
     # -- files --------------------------------------------------------------
     def file(self, path: str) -> FileRecord | None:
-        row = self.db.execute(
-            "SELECT id,path,size,mtime_ns,hash,status,error,title,format,n_passages FROM files WHERE path=?", (path,)
-        ).fetchone()
+        row = self.db.execute(f"SELECT {_FILE_COLUMNS} FROM files WHERE path=?", (path,)).fetchone()
         return FileRecord(*row) if row else None
 
     def files(self, under: str | None = None) -> list[FileRecord]:
-        sql = "SELECT id,path,size,mtime_ns,hash,status,error,title,format,n_passages FROM files"
-        rows = self.db.execute(sql + " ORDER BY path").fetchall()
+        rows = self.db.execute(f"SELECT {_FILE_COLUMNS} FROM files ORDER BY path").fetchall()
         records = [FileRecord(*r) for r in rows]
         if under is not None:
             prefix = under.rstrip("/\\")
@@ -136,9 +136,7 @@ class Catalog:
 
     def indexed_with_hash(self, content_hash: str) -> list[FileRecord]:
         rows = self.db.execute(
-            "SELECT id,path,size,mtime_ns,hash,status,error,title,format,n_passages FROM files "
-            "WHERE hash=? AND status='indexed'",
-            (content_hash,),
+            f"SELECT {_FILE_COLUMNS} FROM files WHERE hash=? AND status='indexed'", (content_hash,)
         ).fetchall()
         return [FileRecord(*r) for r in rows]
 
