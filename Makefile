@@ -10,6 +10,7 @@ $(STAMP): requirements.txt requirements-dev.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -r requirements-dev.txt
+	$(PY) -m index.embedding  # export the embedding model to ONNX once, now rather than in the app
 	touch $(STAMP)
 
 setup: $(STAMP)

@@ -26,6 +26,14 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
+    from index.config import offline_environment
+
+    offline_environment()  # before any library that could phone home is imported (GUI included)
+    if argv[:1] == ["--docent-extract-worker"]:  # frozen builds: index/limits.py runs its worker through us
+        from index.limits import worker_entry
+
+        worker_entry(int(argv[1]), int(argv[2]))
+        return 0
     if not argv:
         from gui.app import run
 

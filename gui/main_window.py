@@ -1,173 +1,248 @@
-"""Docent's main window: search your documents, see each passage in its source.
+"""Docent's main window: knowledge bases | chat and search | the sources viewer.
 
-A thin shell: every action calls the same KnowledgeBase service as the CLI,
-in the background, with results delivered on the main thread.
+A thin shell: every action calls the same services as the CLI
+(KnowledgeBase, GroundedPipeline) in the background, with results delivered
+on the main thread. Nothing heavy is imported here: the embedding model,
+Chroma and llama.cpp load on first use, after the window is up.
 """
 from __future__ import annotations
 
-import html
-import threading
-from pathlib import Path
+import logging
 
-from PySide6.QtCore import Qt
-from PySide6.QtGui import QAction, QKeySequence, QTextCharFormat, QTextCursor, QColor
-from PySide6.QtWidgets import (
-    QFileDialog, QHBoxLayout, QLabel, QLineEdit, QListWidget, QListWidgetItem, QMainWindow, QMessageBox,
-    QProgressBar, QPushButton, QSplitter, QTextBrowser, QVBoxLayout, QWidget,
-)
+from PySide6.QtCore import QByteArray, Qt
+from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtWidgets import QLabel, QMainWindow, QMessageBox, QSplitter, QTabWidget
 
+from gui.chat_panel import ChatPanel
+from gui.i18n import notifier, set_language, tr
+from gui.indexing import IndexingController
+from gui.kb_panel import KbPanel
+from gui.model_service import ModelService
+from gui.search_panel import SearchPanel
+from gui.session import KbSession
+from gui.settings import AppSettings
+from gui.source_viewer import SourceViewer
 from gui.tasks import TaskManager
+from gui.theme import apply_theme
+
+log = logging.getLogger("docent.gui")
 
 
 class MainWindow(QMainWindow):
-    def __init__(self, kb, tasks: TaskManager):
+    def __init__(self, tasks: TaskManager, settings: AppSettings | None = None, session: KbSession | None = None):
         super().__init__()
-        self.kb = kb
         self.tasks = tasks
-        self.cancel = threading.Event()
-        self.indexing = None
-        self.setWindowTitle(f"Docent — {kb.root.name}")
-        self.resize(1100, 700)
+        self.settings = settings or AppSettings()
+        self.session = session or KbSession(tasks, self)
+        self.indexing = IndexingController(self.session, self)
+        self.indexing.watch_enabled = self.settings.watch_folders
+        self.model = ModelService(self.session, self.settings, self)
+        self.setAcceptDrops(True)
+        self._initial_size()
 
-        self.query = QLineEdit(placeholderText=self.tr("Search your documents (Russian, English, Japanese…)"))
-        self.query.returnPressed.connect(self.run_search)
-        self.search_button = QPushButton(self.tr("Search"))
-        self.search_button.clicked.connect(self.run_search)
-        self.add_button = QPushButton(self.tr("Add folder…"))
-        self.add_button.clicked.connect(self.choose_folder)
-        top = QHBoxLayout()
-        top.addWidget(self.query, 1)
-        top.addWidget(self.search_button)
-        top.addWidget(self.add_button)
+        self.kb_panel = KbPanel(self.session, self.indexing, self.settings)
+        self.chat = ChatPanel(self.session, self.model)
+        self.search = SearchPanel(self.session)
+        self.viewer = SourceViewer(self.session)
+        self.tabs = QTabWidget()
+        self.tabs.addTab(self.chat, "")
+        self.tabs.addTab(self.search, "")
+        self.splitter = QSplitter(Qt.Horizontal)
+        self.splitter.addWidget(self.kb_panel)
+        self.splitter.addWidget(self.tabs)
+        self.splitter.addWidget(self.viewer)
+        self.splitter.setStretchFactor(0, 0)
+        self.splitter.setStretchFactor(1, 3)
+        self.splitter.setStretchFactor(2, 2)
+        self.splitter.setSizes(self.settings.splitter if len(self.settings.splitter) == 3 else [330, 560, 470])
+        self.setCentralWidget(self.splitter)
 
-        self.results = QListWidget()
-        self.results.currentItemChanged.connect(self.show_hit)
-        self.viewer = QTextBrowser()
-        self.viewer.setOpenLinks(False)  # document content is text, never live markup
-        splitter = QSplitter(Qt.Horizontal)
-        splitter.addWidget(self.results)
-        splitter.addWidget(self.viewer)
-        splitter.setSizes([420, 680])
-
-        central = QWidget()
-        layout = QVBoxLayout(central)
-        layout.addLayout(top)
-        layout.addWidget(splitter, 1)
-        self.setCentralWidget(central)
-
-        self.progress = QProgressBar()
-        self.progress.setMaximumWidth(260)
-        self.progress.hide()
-        self.cancel_button = QPushButton(self.tr("Cancel"))
-        self.cancel_button.clicked.connect(self.cancel.set)
-        self.cancel_button.hide()
         self.status_label = QLabel()
+        self.status_label.setTextFormat(Qt.PlainText)
         self.statusBar().addWidget(self.status_label, 1)
-        self.statusBar().addPermanentWidget(self.progress)
-        self.statusBar().addPermanentWidget(self.cancel_button)
 
-        focus = QAction(self.tr("Search"), self, shortcut=QKeySequence.Find, triggered=self.query.setFocus)
-        self.addAction(focus)
-        self.hits = []
-        self.refresh_status()
+        self.chat.open_citation.connect(self.open_citation)
+        self.search.open_hit.connect(self.open_hit)
+        self.kb_panel.message.connect(lambda text: self.statusBar().showMessage(text, 10000))
+        self.kb_panel.open_file.connect(lambda path: self.viewer.show_source(path, 0, 0))
+        self.session.kb_changed.connect(self._on_kb_changed)
+        self.session.open_failed.connect(self._on_open_failed)
+        self.model.status.connect(self._on_model_status)
+        notifier.changed.connect(self._language_changed)
+        from PySide6.QtGui import QGuiApplication
 
-    # -- knowledge base -------------------------------------------------------
-    def refresh_status(self) -> None:
-        counts = self.kb.catalog.counts()
-        self.status_label.setText(
-            self.tr("{files} files, {passages} passages, {failed} failed").format(
-                files=counts["indexed"], passages=counts["passages"], failed=counts["failed"]
-            )
-        )
+        QGuiApplication.styleHints().colorSchemeChanged.connect(self._color_scheme_changed)
+        self._make_actions()
+        self.retranslate()
+        if self.settings.geometry:
+            self.restoreGeometry(QByteArray.fromBase64(self.settings.geometry.encode("ascii")))
 
-    def choose_folder(self) -> None:
-        folder = QFileDialog.getExistingDirectory(self, self.tr("Add a folder to the knowledge base"))
-        if folder:
-            self.index_paths([folder])
+    def _initial_size(self) -> None:
+        from PySide6.QtGui import QGuiApplication
+
+        screen = QGuiApplication.primaryScreen()
+        avail = screen.availableGeometry() if screen is not None else None
+        width, height = 1360, 820
+        if avail is not None and avail.width() > 0:
+            width, height = min(width, int(avail.width() * 0.95)), min(height, int(avail.height() * 0.9))
+        self.resize(width, height)
+
+    # -- actions and shortcuts -----------------------------------------------------------------
+    def _make_actions(self) -> None:
+        def action(slot, *shortcuts) -> QAction:
+            a = QAction(self)
+            a.triggered.connect(slot)
+            if shortcuts:
+                a.setShortcuts([QKeySequence(s) for s in shortcuts])
+            self.addAction(a)
+            return a
+
+        self.act_ask = action(self.chat.ask, "Ctrl+Return", "Ctrl+Enter")
+        self.act_stop = action(self.chat.stop, "Esc")
+        self.act_new_chat = action(self._new_chat, QKeySequence.New)
+        self.act_search = action(self.focus_search, QKeySequence.Find)
+        self.act_add_folder = action(self.kb_panel.choose_folder, "Ctrl+O")
+        self.act_add_files = action(self.kb_panel.choose_files, "Ctrl+Shift+O")
+        self.act_new_kb = action(self.kb_panel.prompt_create)
+        self.act_settings = action(self.open_settings, QKeySequence.Preferences, "Ctrl+,")
+        self.act_copy = action(self.chat.copy_last, "Ctrl+Shift+C")
+        self.act_quit = action(self.close, QKeySequence.Quit)
+        self.act_about = action(self.about)
+
+        menu = self.menuBar()
+        self.file_menu = menu.addMenu("")
+        for a in (self.act_new_kb, self.act_add_folder, self.act_add_files, None, self.act_settings, None,
+                  self.act_quit):
+            self.file_menu.addSeparator() if a is None else self.file_menu.addAction(a)
+        self.chat_menu = menu.addMenu("")
+        for a in (self.act_ask, self.act_stop, self.act_new_chat, self.act_copy, None, self.act_search):
+            self.chat_menu.addSeparator() if a is None else self.chat_menu.addAction(a)
+        self.help_menu = menu.addMenu("")
+        self.help_menu.addAction(self.act_about)
+
+    def _language_changed(self, _language: str) -> None:
+        self.retranslate()
+
+    def retranslate(self) -> None:
+        kb = self.session.kb
+        self.setWindowTitle(f"Docent — {kb.root.name}" if kb is not None else "Docent")
+        self.tabs.setTabText(0, tr("Ask"))
+        self.tabs.setTabText(1, tr("Search"))
+        self.file_menu.setTitle(tr("&File"))
+        self.chat_menu.setTitle(tr("&Chat"))
+        self.help_menu.setTitle(tr("&Help"))
+        texts = {
+            self.act_ask: tr("Ask"), self.act_stop: tr("Stop answering"), self.act_new_chat: tr("New chat"),
+            self.act_search: tr("Search documents"), self.act_add_folder: tr("Add folder…"),
+            self.act_add_files: tr("Add files…"), self.act_new_kb: tr("New knowledge base…"),
+            self.act_settings: tr("Settings…"), self.act_copy: tr("Copy answer with citations"),
+            self.act_quit: tr("Quit"), self.act_about: tr("About Docent"),
+        }
+        for a, text in texts.items():
+            a.setText(text)
+
+    def _color_scheme_changed(self, _scheme) -> None:
+        """The system switched light/dark: follow it (unless a theme is chosen) and redraw our colours."""
+        from PySide6.QtWidgets import QApplication
+
+        if self.settings.theme == "system":
+            apply_theme(QApplication.instance(), "system")
+        self.chat.render()
+        self.search.retranslate()
+        self.kb_panel.model.retranslate()  # status colours
+
+    def _new_chat(self) -> None:
+        self.tabs.setCurrentWidget(self.chat)
+        self.chat.new_chat()
+
+    def focus_search(self) -> None:
+        self.tabs.setCurrentWidget(self.search)
+        self.search.query.setFocus()
+        self.search.query.selectAll()
+
+    def about(self) -> None:
+        QMessageBox.about(self, tr("About Docent"), tr(
+            "Docent answers questions from your own documents, offline, with every sentence linked to the "
+            "passage that supports it."))
+
+    # -- knowledge base ---------------------------------------------------------------------------
+    def _on_kb_changed(self, kb) -> None:
+        self.viewer.clear()
+        self.retranslate()
+        if kb is not None:
+            self.status_label.setText(tr("Knowledge base: {path}", path=kb.root))
+
+    def _on_model_status(self, kind: str, text: str) -> None:
+        if kind != "working":  # step messages belong to the chat; the status bar shows the model's state
+            self.status_label.setText(text)
+
+    def _on_open_failed(self, message: str) -> None:
+        self.status_label.setText(message)
+        QMessageBox.warning(self, "Docent", message)
 
     def index_paths(self, paths: list[str]) -> None:
-        if self.indexing is not None and not self.indexing.done():
-            return
-        self.cancel.clear()
-        self.progress.setRange(0, 0)
-        self.progress.show()
-        self.cancel_button.show()
-        self.add_button.setEnabled(False)
+        self.kb_panel.add_paths(paths)
 
-        def on_progress(p) -> None:
-            self.tasks.run_on_main(lambda: self._show_progress(p))
+    # -- sources ------------------------------------------------------------------------------------
+    def open_citation(self, path: str, start: int, end: int, quote: str, page, title: str) -> None:
+        self.viewer.show_source(path, start, end, quote=quote, page=page, title=title)
 
-        self.indexing = self.tasks.run_in_background(
-            lambda: self.kb.index(paths, progress=on_progress, cancel=self.cancel), self._indexed
-        )
-
-    def _show_progress(self, p) -> None:
-        self.progress.setRange(0, max(1, p.files_total))
-        self.progress.setValue(p.files_done)
-        eta = "" if p.eta is None else f", ETA {int(p.eta)} s"
-        self.progress.setFormat(f"{p.files_done}/{p.files_total} files, {p.rate:.0f} passages/s{eta}")
-
-    def _indexed(self, future) -> None:
-        self.progress.hide()
-        self.cancel_button.hide()
-        self.add_button.setEnabled(True)
-        self.refresh_status()
-        try:
-            report = future.result()
-        except Exception as exc:
-            QMessageBox.warning(self, "Docent", self.tr("Indexing failed: {0}").format(exc))
-            return
-        message = self.tr("Indexed {n} files").format(n=report.files_indexed)
-        if report.files_failed:
-            message += self.tr(", {n} failed").format(n=len(report.files_failed))
-        if report.cancelled:
-            message += self.tr(" (cancelled)")
-        self.statusBar().showMessage(message, 8000)
-
-    # -- search ---------------------------------------------------------------
-    def run_search(self) -> None:
-        text = self.query.text().strip()
-        if not text:
-            return
-        self.search_button.setEnabled(False)
-        self.tasks.run_in_background(lambda: self.kb.search(text, 20), self._searched)
-
-    def _searched(self, future) -> None:
-        self.search_button.setEnabled(True)
-        self.results.clear()
-        self.viewer.clear()
-        try:
-            self.hits = future.result()
-        except Exception as exc:
-            QMessageBox.warning(self, "Docent", self.tr("Search failed: {0}").format(exc))
-            return
-        if not self.hits:
-            self.results.addItem(self.tr("No matching passages"))
-            return
-        for hit in self.hits:
-            p = hit.passage
-            where = Path(p.path).name + (f", p. {p.page}" if p.page else "")
-            snippet = " ".join(p.text.split())[:160]
-            item = QListWidgetItem(f"{where}\n{snippet}")
-            item.setData(Qt.UserRole, hit)
-            item.setToolTip(p.path)
-            self.results.addItem(item)
-        self.results.setCurrentRow(0)
-
-    def show_hit(self, item: QListWidgetItem | None, _previous=None) -> None:
-        hit = item.data(Qt.UserRole) if item is not None else None
-        if hit is None:
-            return
+    def open_hit(self, hit) -> None:
         p = hit.passage
-        text = self.kb.text_of(p.path) or p.text
-        self.viewer.setPlainText(text)
-        cursor = QTextCursor(self.viewer.document())
-        cursor.setPosition(p.char_start)
-        cursor.setPosition(p.char_end, QTextCursor.KeepAnchor)
-        fmt = QTextCharFormat()
-        fmt.setBackground(QColor("#ffe58a"))
-        fmt.setForeground(QColor("#000000"))
-        cursor.mergeCharFormat(fmt)
-        self.viewer.setTextCursor(cursor)
-        self.viewer.ensureCursorVisible()
-        self.highlighted = (p.char_start, p.char_end)
+        self.viewer.show_source(p.path, p.char_start, p.char_end, quote=p.text, page=p.page, title=p.title)
+
+    # -- settings ------------------------------------------------------------------------------------
+    def open_settings(self) -> None:
+        from gui.settings_dialog import SettingsDialog
+
+        dialog = SettingsDialog(self.settings, self.tasks, self.session.kb, self)
+        if dialog.exec():
+            self.apply_settings(dialog.result_settings())
+
+    def apply_settings(self, new: AppSettings) -> None:
+        from PySide6.QtWidgets import QApplication
+
+        old = self.settings
+        for name in new.__dataclass_fields__:
+            setattr(old, name, getattr(new, name))  # panels hold the same object
+        old.save()
+        app = QApplication.instance()
+        set_language(old.language, app)
+        apply_theme(app, old.theme)
+        self.kb_panel.model.retranslate()  # status colours follow the theme
+        self.indexing.set_watch_enabled(old.watch_folders)
+        self.model.settings_changed(old)
+        self.chat.render()
+
+    # -- drag and drop --------------------------------------------------------------------------------
+    def dragEnterEvent(self, event) -> None:  # noqa: N802 - Qt API
+        if event.mimeData().hasUrls() and any(u.isLocalFile() for u in event.mimeData().urls()):
+            event.acceptProposedAction()
+
+    def dragMoveEvent(self, event) -> None:  # noqa: N802
+        if event.mimeData().hasUrls():
+            event.acceptProposedAction()
+
+    def dropEvent(self, event) -> None:  # noqa: N802
+        paths = [u.toLocalFile() for u in event.mimeData().urls() if u.isLocalFile()]
+        if paths:
+            event.acceptProposedAction()
+            self.kb_panel.add_paths(paths)
+
+    # -- closing --------------------------------------------------------------------------------------
+    def closeEvent(self, event) -> None:  # noqa: N802
+        self.settings.geometry = bytes(self.saveGeometry().toBase64()).decode("ascii")
+        self.settings.splitter = list(self.splitter.sizes())
+        self.settings.save()
+        self.shutdown()
+        super().closeEvent(event)
+
+    def shutdown(self) -> None:
+        """Cancel indexing and generation, wait for them, close the model and the knowledge base."""
+        if getattr(self, "_shut", False):
+            return
+        self._shut = True
+        self.indexing.stop()
+        self.model.stop()
+        self.session.close()
+        self.model.close()

@@ -7,6 +7,7 @@ mismatch.
 """
 from __future__ import annotations
 
+import os
 import sqlite3
 import time
 import zlib
@@ -81,6 +82,8 @@ def vector_id(content_hash: str, ordinal: int) -> str:
 class Catalog:
     def __init__(self, path: Path):
         self.path = path
+        if not os.path.exists(path):  # private from the start; SQLite gives -wal/-shm the same mode
+            os.close(os.open(path, os.O_RDWR | os.O_CREAT, 0o600))
         self.db = sqlite3.connect(path, timeout=5, check_same_thread=False, isolation_level=None)
         self.db.execute("PRAGMA journal_mode=WAL")
         self.db.execute("PRAGMA synchronous=NORMAL")

@@ -56,13 +56,14 @@ class ProgressBar:
 
 
 def cmd_index(args) -> int:
+    from index.kb import KnowledgeBaseError
     from index.sync import PathError
 
     kb = _open_kb(args)
     try:
         try:
             report = kb.index(args.paths, progress=None if args.quiet else ProgressBar())
-        except PathError as exc:
+        except (PathError, KnowledgeBaseError) as exc:  # a missing path; the disk holding the KB is full
             raise CommandError(str(exc)) from None
         except KeyboardInterrupt:
             raise CommandError("indexing interrupted; run the same command again to resume") from None

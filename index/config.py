@@ -49,10 +49,21 @@ def sample_docs_dir() -> Path:
 
 
 def offline_environment() -> None:
-    """No hub lookups, no telemetry: Docent never touches the network by itself."""
+    """No hub lookups, no telemetry: Docent never touches the network by itself.
+
+    Must run before the libraries are imported: ONNX Runtime (1.2x+ on Linux
+    too) starts a 1DS telemetry client at import that queues events in
+    ~/.cache/Microsoft/DeveloperTools and posts them to
+    mobile.events.data.microsoft.com from a background thread; only
+    ORT_DISABLE_TELEMETRY, read at import, stops it (index/__init__.py calls
+    this function for that reason). Values set by the user win (setdefault).
+    """
     for key, value in {
+        "ORT_DISABLE_TELEMETRY": "1",
+        "DO_NOT_TRACK": "1",
         "HF_HUB_OFFLINE": "1",
         "TRANSFORMERS_OFFLINE": "1",
+        "HF_DATASETS_OFFLINE": "1",
         "HF_HUB_DISABLE_TELEMETRY": "1",
         "ANONYMIZED_TELEMETRY": "False",
         "TOKENIZERS_PARALLELISM": "false",
@@ -74,6 +85,10 @@ class EngineSettings:
     passage_chars: int = 1000
     document_chars: int = 4000
     max_file_bytes: int = 200 * 1024 * 1024
+    # Per-file limits (index/limits.py): a file over one ends `failed` with the reason.
+    max_text_chars: int = 10_000_000  # ~4,000 pages; ~10k passages, ~10 min of MiniLM on 2 CPU cores
+    max_extract_seconds: float = 60.0  # wall clock to parse one PDF/HTML/DOCX/EPUB/ODT/RTF
+    max_extract_memory_mb: int = 2048  # address space the parser may add
     dense_weight: float = 0.5
     lexical_weight: float = 1.0
     extra: dict = field(default_factory=dict)
@@ -88,8 +103,18 @@ class EngineSettings:
 
     def save(self, path: Path) -> None:
         tmp = path.with_suffix(".tmp")
-        tmp.write_text(json.dumps(asdict(self), indent=2, ensure_ascii=False), encoding="utf-8")
-        os.replace(tmp, path)
+        data = json.dumps(asdict(self), indent=2, ensure_ascii=False).encode("utf-8")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)  # private, whatever the umask
+        try:
+            with os.fdopen(fd, "wb") as fh:
+                fh.write(data)
+            os.replace(tmp, path)
+        except BaseException:
+            try:
+                os.unlink(tmp)
+            except OSError:
+                pass
+            raise
 
 
 def setup_logging(verbose: bool = False) -> None:
@@ -100,8 +125,11 @@ def setup_logging(verbose: bool = False) -> None:
     if root.handlers:
         return
     root.setLevel(logging.DEBUG)
+    logging.raiseExceptions = False  # a full disk must not print a logging trace on stderr
     try:
-        handler = RotatingFileHandler(data_dir() / "docent.log", maxBytes=2_000_000, backupCount=2, encoding="utf-8")
+        log_path = data_dir() / "docent.log"
+        os.close(os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600))  # file paths are private too
+        handler = RotatingFileHandler(log_path, maxBytes=2_000_000, backupCount=2, encoding="utf-8")
         handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
         handler.setLevel(logging.DEBUG)
         root.addHandler(handler)

@@ -23,7 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
-from index.config import EngineSettings, data_dir, offline_environment
+from index.config import EngineSettings, offline_environment
 
 log = logging.getLogger("docent.embedding")
 
@@ -57,6 +57,21 @@ def preferred_device() -> str:
     except Exception:  # pragma: no cover - torch missing or broken CUDA
         pass
     return "cpu"
+
+
+def model_cache_dir() -> Path:
+    """Converted models (ONNX exports) are derived data: one cache per user, shared by all
+    knowledge bases and filled at install time (`python -m index.embedding`), so the app
+    never pays for an export while a window is open."""
+    override = os.environ.get("DOCENT_MODEL_CACHE")
+    if override:
+        path = Path(override)
+    else:
+        import platformdirs
+
+        path = Path(platformdirs.user_cache_dir("Docent", appauthor=False)) / "models"
+    path.mkdir(parents=True, exist_ok=True)
+    return path
 
 
 def _threads() -> int:
@@ -106,7 +121,7 @@ def export_onnx(model_dir: Path, out: Path) -> None:
             return self.inner(**dict(zip(names, inputs))).last_hidden_state
 
     axes = {n: {0: "batch", 1: "seq"} for n in [*names, "last_hidden_state"]}
-    tmp = out.with_suffix(".tmp")
+    tmp = out.with_suffix(f".{os.getpid()}.tmp")  # concurrent first runs must not share a temp file
     import warnings
 
     with torch.no_grad(), warnings.catch_warnings():
@@ -121,13 +136,17 @@ def export_onnx(model_dir: Path, out: Path) -> None:
 class _OnnxBackend:
     def __init__(self, path: str, quantized: bool):
         import onnxruntime as ort
+
+        try:
+            ort.disable_telemetry_events()  # ORT_DISABLE_TELEMETRY (index/__init__.py) is the real switch
+        except Exception:  # noqa: BLE001 - older or newer onnxruntime without it
+            pass
         from tokenizers import Tokenizer
 
         model_dir = Path(path)
         if not (model_dir / "tokenizer.json").exists():
             raise EmbeddingError(f"{path} has no tokenizer.json; use the torch backend")
-        cache = data_dir() / "models"
-        cache.mkdir(parents=True, exist_ok=True)
+        cache = model_cache_dir()
         key = hashlib.sha1(str(model_dir.resolve()).encode()).hexdigest()[:12]
         fp32 = cache / f"{model_dir.name}-{key}.onnx"
         if not fp32.exists():
@@ -139,7 +158,7 @@ class _OnnxBackend:
             if not model_file.exists():
                 from onnxruntime.quantization import QuantType, quantize_dynamic
 
-                tmp = model_file.with_suffix(".tmp")
+                tmp = model_file.with_suffix(f".{os.getpid()}.tmp")
                 quantize_dynamic(str(fp32), str(tmp), weight_type=QuantType.QInt8)
                 os.replace(tmp, model_file)
         options = ort.SessionOptions()
@@ -243,3 +262,15 @@ class Embedder:
 
     def supports(self, language: str) -> bool:
         return self.languages is None or language in self.languages
+
+
+def prepare(settings: EngineSettings | None = None) -> str:
+    """Load (and on first use export) the configured embedding model; returns a description."""
+    embedder = Embedder(settings or EngineSettings())
+    embedder.embed_query("warm up")
+    return f"{embedder.name} ({type(embedder._backend).__name__}) on {embedder.device}, cache {model_cache_dir()}"
+
+
+if __name__ == "__main__":  # `python -m index.embedding`: done by `make setup` and the packager
+    logging.basicConfig(level=logging.INFO)
+    print(prepare())

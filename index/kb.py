@@ -3,11 +3,19 @@
 A knowledge base is a folder: `catalog.sqlite` (manifest, texts, passages,
 BM25), `chroma/` (vectors), `settings.json`, and a process lock. Heavy
 libraries load on first use, so opening a knowledge base is instant.
+
+It holds private documents, so it is private: the folder is 0700 and every
+file in it 0600 (our own files are created so; Chroma's are corrected after
+each write, and the 0700 folder keeps them out of reach in between).
 """
 from __future__ import annotations
 
+import errno
 import logging
 import os
+import shutil
+import sqlite3
+import stat
 import threading
 from pathlib import Path
 from typing import Callable
@@ -26,12 +34,105 @@ class KnowledgeBaseError(Exception):
     pass
 
 
+class DiskFullError(KnowledgeBaseError):
+    """The disk holding the knowledge base is full; what was committed before is intact."""
+
+
+_FULL_MESSAGES = ("database or disk is full", "no space left on device", "disk quota exceeded", "disk is full")
+
+
+def is_disk_full(exc: BaseException | None) -> bool:
+    """True for ENOSPC/EDQUOT and the forms SQLite and Chroma report them in (causes followed)."""
+    seen = 0
+    while exc is not None and seen < 10:
+        if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC)):
+            return True
+        if isinstance(exc, sqlite3.DatabaseError) and getattr(exc, "sqlite_errorcode", None) == 13:  # SQLITE_FULL
+            return True
+        if any(m in str(exc).lower() for m in _FULL_MESSAGES):
+            return True
+        exc = exc.__cause__ or exc.__context__
+        seen += 1
+    return False
+
+
+def _free_space(path: Path) -> str:
+    try:
+        free = shutil.disk_usage(path).free
+    except OSError:
+        return "no space"
+    return f"{free / 2**20:.1f} MB free"
+
+
+NEARLY_FULL = 64 * 1024 * 1024  # below this, a failed write is taken for a full disk
+
+
+def _nearly_full(root: Path) -> bool:
+    try:
+        return shutil.disk_usage(root).free < NEARLY_FULL
+    except OSError:
+        return False
+
+
+def _storage_error(exc: BaseException) -> bool:
+    """An error from the storage layers (SQLite, the OS, Chroma), not one of ours."""
+    return isinstance(exc, (sqlite3.Error, OSError)) or type(exc).__module__.startswith("chromadb")
+
+
+def disk_full_error(exc: BaseException, root: Path, writing: bool = False) -> DiskFullError | None:
+    """A DiskFullError for `exc` if it means the knowledge base's disk is full.
+
+    Chroma does not always say so ("Error in compaction: Failed to apply logs
+    ..."): with `writing`, a storage error while the disk is nearly full counts too.
+    """
+    if not is_disk_full(exc) and not (writing and _storage_error(exc) and _nearly_full(root)):
+        return None
+    return DiskFullError(
+        f"disk full: cannot write to the knowledge base {root} ({_free_space(root)}); "
+        "free some space and run the same command again to resume (everything indexed so far is kept)"
+    )
+
+
+# Files of ours in a knowledge base folder (the folder may be shared with other files: those are left alone).
+_PRIVATE_FILES = ("catalog.sqlite", "catalog.sqlite-wal", "catalog.sqlite-shm", "catalog.sqlite-journal",
+                  "settings.json", "docent.lock")
+_PRIVATE_DIRS = ("chroma",)
+
+
+def _chmod(path: str, mode: int, st: os.stat_result | None = None) -> None:
+    try:
+        st = st or os.lstat(path)
+        if not stat.S_ISLNK(st.st_mode) and stat.S_IMODE(st.st_mode) & ~mode:
+            os.chmod(path, stat.S_IMODE(st.st_mode) & mode)
+    except OSError:
+        pass
+
+
+def secure_tree(root: Path) -> None:
+    """Knowledge-base files readable by the user only: files 0600 (at most), folders 0700."""
+    if os.name == "nt":  # pragma: no cover - NTFS ACLs of the profile folder apply
+        return
+    for name in _PRIVATE_FILES:
+        _chmod(os.path.join(root, name), 0o600)
+    for name in _PRIVATE_DIRS:
+        top = os.path.join(root, name)
+        if not os.path.isdir(top):
+            continue
+        _chmod(top, 0o700)
+        for dirpath, dirnames, filenames in os.walk(top):
+            for d in dirnames:
+                _chmod(os.path.join(dirpath, d), 0o700)
+            for f in filenames:
+                _chmod(os.path.join(dirpath, f), 0o600)
+
+
 def embedding_device(backend: str) -> str:
     """Where embeddings would run, without loading a model."""
     try:
         if backend.startswith("onnx"):
             import onnxruntime
 
+            getattr(onnxruntime, "disable_telemetry_events", lambda: None)()
             return "cuda" if "CUDAExecutionProvider" in onnxruntime.get_available_providers() else "cpu"
         from index.embedding import preferred_device
 
@@ -44,12 +145,18 @@ class KnowledgeBase:
     def __init__(self, root: Path, settings: EngineSettings | None = None):
         offline_environment()
         self.root = Path(root)
+        created = not self.root.exists()
         try:
             self.root.mkdir(parents=True, exist_ok=True, mode=0o700)
+            if created:
+                os.chmod(self.root, 0o700)  # whatever the umask
         except OSError as exc:
             raise KnowledgeBaseError(f"cannot create knowledge base folder {self.root}: {exc.strerror}") from None
         self._lock = ProcessLock(self.root / "docent.lock")
-        self._lock.acquire()
+        try:
+            self._lock.acquire()
+        except OSError as exc:
+            raise KnowledgeBaseError(f"cannot open knowledge base {self.root}: {exc.strerror or exc}") from None
         try:
             settings_path = self.root / "settings.json"
             if settings is not None:
@@ -58,8 +165,16 @@ class KnowledgeBase:
                 EngineSettings().save(settings_path)
             self.settings = EngineSettings.load(settings_path)
             self.catalog = Catalog(self.root / "catalog.sqlite")
-        except BaseException:
+            secure_tree(self.root)  # also corrects a knowledge base made by an older version
+        except BaseException as exc:
             self._lock.release()
+            full = disk_full_error(exc, self.root) if isinstance(exc, Exception) else None
+            if full is not None:
+                raise full from None
+            if isinstance(exc, sqlite3.DatabaseError):
+                raise KnowledgeBaseError(f"cannot open the catalog of knowledge base {self.root}: {exc}") from None
+            if isinstance(exc, ValueError):  # settings.json is not JSON
+                raise KnowledgeBaseError(f"cannot read {self.root / 'settings.json'}: {exc}") from None
             raise
         self._vectors = None
         self._embedder = None
@@ -84,9 +199,17 @@ class KnowledgeBase:
         if self._background is not None:
             self._background.shutdown(wait=True)
         try:
+            if self._vectors is not None:
+                self._vectors.close()
+                self._vectors = None
             self.catalog.close()
         finally:
+            self.secure_files()
             self._lock.release()
+
+    def secure_files(self) -> None:
+        """Make every knowledge-base file private again (Chroma creates its files 0644)."""
+        secure_tree(self.root)
 
     def __enter__(self) -> "KnowledgeBase":
         return self
@@ -102,6 +225,7 @@ class KnowledgeBase:
                 from index.vectors import VectorStore
 
                 self._vectors = VectorStore(self.root / "chroma")
+                secure_tree(self.root)
         return self._vectors
 
     @property

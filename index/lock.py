@@ -1,7 +1,11 @@
 """One process per knowledge base: Chroma and SQLite are not multi-process safe.
 
 A second Docent on the same knowledge base gets KnowledgeBaseBusy at once,
-instead of hanging on a database lock.
+instead of hanging on a database lock. The lock is an flock on `docent.lock`
+(0600): the kernel drops it when the holder dies, even by SIGKILL, so a
+crashed Docent never leaves a stale lock behind. The holder's pid is written
+into the file for the message, best effort (a full disk must not stop a
+knowledge base from being opened for reading).
 """
 from __future__ import annotations
 
@@ -19,7 +23,8 @@ class ProcessLock:
         self._fh = None
 
     def acquire(self) -> None:
-        fh = open(self.path, "a+")
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT | getattr(os, "O_CLOEXEC", 0), 0o600)
+        fh = os.fdopen(fd, "r+", encoding="ascii", errors="replace")
         try:
             if os.name == "nt":  # pragma: no cover - Windows
                 import msvcrt
@@ -37,10 +42,13 @@ class ProcessLock:
             raise KnowledgeBaseBusy(
                 f"knowledge base {self.path.parent} is in use by another Docent process (pid {owner}); close it and retry"
             ) from None
-        fh.seek(0)
-        fh.truncate()
-        fh.write(str(os.getpid()))
-        fh.flush()
+        try:
+            fh.seek(0)
+            fh.truncate()
+            fh.write(str(os.getpid()))
+            fh.flush()
+        except OSError:  # e.g. disk full: the lock itself is held all the same
+            pass
         self._fh = fh
 
     def release(self) -> None:
@@ -51,5 +59,8 @@ class ProcessLock:
 
                     fcntl.flock(self._fh.fileno(), fcntl.LOCK_UN)
             finally:
-                self._fh.close()
+                try:
+                    self._fh.close()
+                except OSError:  # an unflushed pid on a full disk
+                    pass
                 self._fh = None

@@ -111,14 +111,25 @@ def search(kb, query: str, k: int = 10, mode: str = "hybrid") -> list[SearchHit]
     elif mode == "hybrid":
         weight = dense_weight_for(kb.settings, kb.embedder_if_available(), query)
     pending = None
+    vectors = None
     if weight > 0 and kb.vectors_available():
-        # ONNX and Chroma release the GIL: the dense side runs beside BM25.
-        # The catalog is only touched from this thread.
-        pending = kb.background.submit(nearest_vectors, kb.vectors, kb.embedder, query, limit)
+        try:
+            vectors = kb.vectors
+        except Exception as exc:  # noqa: BLE001 - e.g. Chroma cannot start on a full disk
+            log.warning("vector search unavailable (%s); lexical ranking only", exc)
+        else:
+            # ONNX and Chroma release the GIL: the dense side runs beside BM25.
+            # The catalog is only touched from this thread.
+            pending = kb.background.submit(nearest_vectors, vectors, kb.embedder, query, limit)
     lexical = lexical_ranking(catalog, query, limit) if mode in ("hybrid", "lexical") else Ranking([], {})
     dense = Ranking([], {})
     if pending is not None:
-        dense = dense_ranking(catalog, kb.vectors, kb.embedder, query, limit, hits=pending.result())
+        try:
+            hits = pending.result()
+        except Exception as exc:  # noqa: BLE001 - a broken vector store must not take search down with it
+            log.warning("vector search failed (%s); lexical ranking only", exc)
+        else:
+            dense = dense_ranking(catalog, vectors, kb.embedder, query, limit, hits=hits)
     lex_weight = kb.settings.lexical_weight if mode != "dense" else 0.0
     fused = fuse([(lexical, lex_weight), (dense, weight)], k)
     passages = catalog.passages_by_ids([pid for pid, _, _ in fused])

@@ -4,13 +4,23 @@ Unchanged files are skipped by stat; changed files are re-extracted; a file
 whose bytes match an indexed file (a rename or a copy) reuses its passages
 and vectors; files gone from the scanned folders are removed. Each file is
 committed on its own, so a kill loses at most the file in flight.
+
+Nothing a file does can stop the run: every file ends `indexed` or `failed`
+with a reason (unreadable, a link loop, a name that is not valid UTF-8, a
+pipe, too large, too much text, a parser that ran out of time or memory or
+crashed: see index/limits.py); a file that changes while it is read is read
+again. Only the knowledge base itself failing (a full disk) ends the run, as
+a DiskFullError with everything committed so far intact.
 """
 from __future__ import annotations
 
+import errno
 import hashlib
 import logging
 import os
 import queue
+import re
+import stat as stat_module
 import threading
 import time
 from dataclasses import dataclass, field
@@ -19,13 +29,20 @@ from typing import Callable, Iterable, Iterator
 
 from index import chunking
 from index.catalog import Catalog, NewPassage
-from index.extract import ExtractError, extract, is_supported, os_reason
+from index.extract import PLAIN_SUFFIXES, ExtractError, extract, is_supported, os_reason
 from index.extract.errors import megabytes
+from index.kb import DiskFullError, disk_full_error
+from index.limits import Cancelled, ExtractorProcess, Limits, needs_sandbox, too_much_text, too_much_text_unread
 from index.types import Extracted
 
 log = logging.getLogger("docent.sync")
 
 EMBED_BATCH = 256
+EMBED_SLICE = 2048  # a huge file is embedded in slices: progress moves and cancel is heard
+QUEUED_CHARS = 32_000_000  # text read ahead of the embedder, at most (memory bound)
+BAD_NAME = "path is not valid UTF-8 (rename the file or folder to index it)"
+CHANGING = "file kept changing while it was read (still being written?); it will be read again on the next run"
+_SURROGATES = re.compile("[\ud800-\udfff]")
 
 
 @dataclass
@@ -86,22 +103,44 @@ def _norm(path: str | os.PathLike) -> str:
     return os.path.abspath(os.fspath(path))
 
 
+def display_path(path: str) -> str:
+    """`path` as valid Unicode: bytes of a name that is not UTF-8 become U+FFFD.
+
+    The catalog, the JSON output and the GUI need text; such a file is
+    recorded under this form as failed (BAD_NAME), never read.
+    """
+    try:
+        path.encode("utf-8")
+        return path
+    except UnicodeEncodeError:
+        return os.fsencode(path).decode("utf-8", "replace")
+
+
 def scan(roots: Iterable[str]) -> Iterator[tuple[str, os.stat_result | None, bool]]:
-    """Yield (path, stat, explicit) for candidate files; follows links, never loops."""
+    """Yield (path, stat, explicit) for candidate files; follows links, never loops.
+
+    stat is None for what cannot be looked at (a broken link, a link loop, a
+    path too long, a folder that cannot be opened): reported as failed.
+    """
     seen_dirs: set[tuple[int, int]] = set()
     for root in roots:
         try:
             st = os.stat(root)
         except OSError:
+            yield root, None, True
             continue
-        if not os.path.isdir(root):
+        if not stat_module.S_ISDIR(st.st_mode):
             yield root, st, True
             continue
-        for dirpath, dirnames, filenames in os.walk(root, followlinks=True):
+        errors: list[OSError] = []
+        for dirpath, dirnames, filenames in os.walk(root, followlinks=True, onerror=errors.append):
+            while errors:
+                yield errors.pop(0).filename or dirpath, None, False
             try:
                 dst = os.stat(dirpath)
             except OSError:
                 dirnames[:] = []
+                yield dirpath, None, False
                 continue
             key = (dst.st_dev, dst.st_ino)
             if key in seen_dirs:
@@ -116,10 +155,60 @@ def scan(roots: Iterable[str]) -> Iterator[tuple[str, os.stat_result | None, boo
                 try:
                     fst = os.stat(full)
                 except OSError:
-                    yield full, None, False  # dangling link or vanished: reported as failed
+                    yield full, None, False  # dangling link, loop, too long, vanished: failed with a reason
                     continue
-                if os.path.isfile(full):
-                    yield full, fst, False
+                if not stat_module.S_ISDIR(fst.st_mode):
+                    yield full, fst, False  # pipes and devices too: failed with a reason, never opened
+        while errors:
+            yield errors.pop(0).filename or root, None, False
+
+
+def unreachable_reason(path: str) -> str:
+    """Why a scanned path could not be looked at (stat failed or a folder would not open)."""
+    try:
+        st = os.stat(path)
+    except OSError as exc:
+        return _stat_reason(path, exc)
+    if stat_module.S_ISDIR(st.st_mode):
+        try:
+            os.scandir(path).close()
+        except OSError as exc:
+            return f"cannot open folder: {_stat_reason(path, exc)}"
+        return "folder could not be read"
+    return "file vanished while its folder was scanned"
+
+
+def _stat_reason(path: str, exc: OSError) -> str:
+    if exc.errno == errno.ELOOP:
+        return "symbolic link loop"
+    if exc.errno == errno.ENAMETOOLONG:
+        return f"path too long for this system ({len(os.fsencode(path)):,} bytes)"
+    if isinstance(exc, FileNotFoundError) and os.path.islink(path):
+        return "broken link (its target does not exist)"
+    return os_reason(exc)
+
+
+class _Budget:
+    """Characters of text read ahead of the embedder; the reader waits above the limit."""
+
+    def __init__(self, limit: int):
+        self.limit = limit
+        self.used = 0
+        self._cond = threading.Condition()
+
+    def acquire(self, n: int, halted: Callable[[], bool]) -> bool:
+        with self._cond:
+            while self.used and self.used + n > self.limit:  # one item always fits
+                if halted():
+                    return False
+                self._cond.wait(0.2)
+            self.used += n
+            return True
+
+    def release(self, n: int) -> None:
+        with self._cond:
+            self.used = max(0, self.used - n)
+            self._cond.notify_all()
 
 
 @dataclass
@@ -131,6 +220,10 @@ class _Parsed:
     extracted: Extracted | None = None
     passages: list[NewPassage] = field(default_factory=list)
     error: str | None = None
+
+    @property
+    def weight(self) -> int:
+        return len(self.extracted.text) * 2 if self.extracted is not None else 0
 
 
 class Indexer:
@@ -144,23 +237,48 @@ class Indexer:
         self._done = 0
         self._total = 0
         self._passages = 0
+        self.limits = Limits.from_settings(kb.settings)
+        self._extractor = ExtractorProcess(self.limits)
+        self._halt = threading.Event()  # cancel, or the consumer failed: the reader stops
+        self._budget = _Budget(QUEUED_CHARS)
+
+    def _halted(self) -> bool:
+        return self._halt.is_set() or self.cancel.is_set()
 
     # -- public ---------------------------------------------------------------
     def run(self, paths: list[str]) -> IndexReport:
+        try:
+            return self._run(paths)
+        except DiskFullError:
+            raise
+        except Exception as exc:
+            full = disk_full_error(exc, self.kb.root, writing=True)
+            if full is None:
+                raise
+            self.catalog.rollback()
+            raise full from exc
+        finally:
+            self._extractor.close()
+            self.kb.secure_files()
+
+    def _run(self, paths: list[str]) -> IndexReport:
         roots = [_norm(p) for p in paths]
         missing = [p for p in roots if not os.path.lexists(p)]
         if missing:
-            raise PathError(f"no such file or folder: {missing[0]}")
+            raise PathError(f"no such file or folder: {display_path(missing[0])}")
+        bad = [p for p in roots if display_path(p) != p]
+        if bad:
+            raise PathError(f"{BAD_NAME}: {display_path(bad[0])}")
         self.kb.collect_garbage()
         for root in roots:
             if os.path.isdir(root):
                 self.catalog.add_root(root)
         candidates = list(scan(roots))
-        seen = {path for path, _, _ in candidates}
+        seen = {display_path(path) for path, _, _ in candidates}
         self.report.files_seen = len(candidates)
         work: list[tuple[str, os.stat_result | None]] = []
         for path, st, explicit in candidates:
-            record = self.catalog.file(path)
+            record = self.catalog.file(display_path(path))
             if (
                 st is not None
                 and record is not None
@@ -191,84 +309,152 @@ class Indexer:
             )
 
     def _parse(self, path: str, st: os.stat_result | None) -> _Parsed | tuple:
+        """Read one file -> _Parsed (passages or an error) or ("twin", ...); Cancelled passes through."""
+        shown = display_path(path)
+        if shown != path:
+            return _Parsed(shown, st.st_size if st else 0, st.st_mtime_ns if st else 0, "", error=BAD_NAME)
         if st is None:
-            return _Parsed(path, 0, 0, "", error="file vanished or is a broken link")
-        max_bytes = self.kb.settings.max_file_bytes
-        if st.st_size > max_bytes:  # before hashing: never read a file we will refuse
-            return _Parsed(
-                path, st.st_size, st.st_mtime_ns, "",
-                error=f"file too large ({megabytes(st.st_size)} > {megabytes(max_bytes)} limit)",
-            )
+            return _Parsed(path, 0, 0, "", error=unreachable_reason(path))
+        for attempt in range(3):
+            result = self._parse_once(path, st)
+            if not isinstance(result, os.stat_result):
+                return result
+            # It changed while we read it: what we have may mix two versions. Read it again.
+            log.info("%s changed while it was read (attempt %d)", path, attempt + 1)
+            if attempt < 2:
+                st = result
+        # Recorded with the stat it had before the last read, not the current one,
+        # so the next run sees a change and reads it again.
+        return _Parsed(path, st.st_size, st.st_mtime_ns, "", error=CHANGING)
+
+    def _parse_once(self, path: str, st: os.stat_result) -> _Parsed | tuple | os.stat_result:
+        """One read of `path` as `st` describes it; a newer stat_result if the file changed meanwhile."""
+        failed = lambda reason, digest="": _Parsed(path, st.st_size, st.st_mtime_ns, digest, error=reason)  # noqa: E731
+        if not stat_module.S_ISREG(st.st_mode):  # a pipe would block the reader forever
+            return failed("not a regular file (a pipe, socket or device); skipped")
+        limits = self.limits
+        if st.st_size > limits.max_bytes:  # before hashing: never read a file we will refuse
+            return failed(f"file too large ({megabytes(st.st_size)} > {megabytes(limits.max_bytes)} limit)")
+        plain = os.path.splitext(path)[1].lower() in PLAIN_SUFFIXES
+        if plain and st.st_size > 4 * limits.max_chars:
+            return failed(too_much_text_unread(st.st_size, limits.max_chars))
         try:
             digest = content_hash(path)
         except OSError as exc:
-            return _Parsed(path, st.st_size, st.st_mtime_ns, "", error=os_reason(exc))
+            return failed(os_reason(exc))
         twins = self.catalog.indexed_with_hash(digest)
         if twins:
+            changed = self._changed(path, st)
+            if changed is not None:
+                return changed if isinstance(changed, os.stat_result) else failed(changed, digest)
             return ("twin", path, st, twins)
         try:
-            extracted = extract(path, max_bytes=max_bytes)
+            if needs_sandbox(path):
+                extracted = self._extractor.extract(path, self._halted)
+            else:  # plain text (linear-time decoding, bounded above) or an unsupported name
+                extracted = extract(path, max_bytes=limits.max_bytes)
+                if len(extracted.text) > limits.max_chars:
+                    raise ExtractError(too_much_text(len(extracted.text), limits.max_chars))
         except ExtractError as exc:
-            return _Parsed(path, st.st_size, st.st_mtime_ns, digest, error=exc.reason)
+            reason = exc.reason
         except MemoryError:
-            return _Parsed(path, st.st_size, st.st_mtime_ns, digest, error="out of memory while reading the file")
+            reason = "out of memory while reading the file"
+        except Cancelled:
+            raise
         except Exception as exc:  # a parser bug must not stop the run
             log.exception("extractor failed on %s", path)
-            return _Parsed(path, st.st_size, st.st_mtime_ns, digest, error=f"cannot read file: {exc}")
+            reason = f"cannot read file: {exc}"
+        else:
+            reason = None
+        changed = self._changed(path, st)
+        if isinstance(changed, os.stat_result):
+            return changed
+        if reason is not None or changed is not None:
+            return failed(reason or changed, digest)
         text = extracted.text
+        if _SURROGATES.search(text):  # not storable as UTF-8; same length keeps offsets
+            text = _SURROGATES.sub("\ufffd", text)
+            extracted = Extracted(text, _SURROGATES.sub("\ufffd", extracted.title), extracted.format,
+                                  extracted.pages, extracted.encoding, extracted.warnings)
         if not text.strip():
-            return _Parsed(path, st.st_size, st.st_mtime_ns, digest, error="no text found in the file")
+            return failed("no text found in the file", digest)
         spans = chunking.chunk(text, self.kb.settings.passage_chars)
         passages = [
             NewPassage(n, extracted.page_at(s.start), s.start, s.end, text[s.start : s.end]) for n, s in enumerate(spans)
         ]
         return _Parsed(path, st.st_size, st.st_mtime_ns, digest, extracted, passages)
 
+    @staticmethod
+    def _changed(path: str, st: os.stat_result) -> os.stat_result | str | None:
+        """None if `path` still matches `st`; its new stat if it changed; a reason if it is gone."""
+        try:
+            now = os.stat(path)
+        except FileNotFoundError:
+            return "file was deleted while it was being read"
+        except OSError as exc:
+            return os_reason(exc)
+        if (now.st_size, now.st_mtime_ns) != (st.st_size, st.st_mtime_ns):
+            return now
+        return None
+
     def _process(self, work: list[tuple[str, os.stat_result | None]], gone) -> None:
         gone_by_hash = {r.hash: r for r in gone if r.hash and r.status == "indexed"}
         q: queue.Queue = queue.Queue(maxsize=64)
 
         def producer() -> None:
-            for path, st in work:
-                if self.cancel.is_set():
-                    break
-                try:
-                    q.put(self._parse(path, st))
-                except Exception as exc:  # pragma: no cover - defensive
-                    log.exception("parse failed")
-                    q.put(_Parsed(path, 0, 0, "", error=str(exc)))
-            q.put(None)
+            try:
+                for path, st in work:
+                    if self._halted():
+                        break
+                    try:
+                        item = self._parse(path, st)
+                    except Cancelled:
+                        break
+                    except Exception as exc:  # pragma: no cover - defensive
+                        log.exception("parse failed")
+                        item = _Parsed(display_path(path), 0, 0, "", error=f"cannot read file: {exc}")
+                    if isinstance(item, _Parsed) and not self._budget.acquire(item.weight, self._halted):
+                        break
+                    q.put(item)
+            finally:
+                q.put(None)
 
         thread = threading.Thread(target=producer, name="docent-parse", daemon=True)
         thread.start()
         batch: list[_Parsed] = []
         batch_passages = 0
         finished = False
-        while not finished:
-            item = q.get()
-            if item is None:
-                finished = True
-            elif isinstance(item, tuple):
-                self._handle_twin(item, gone, gone_by_hash)
-            elif item.error:
-                self._store_failed(item)
-            else:
-                batch.append(item)
-                batch_passages += len(item.passages)
-            if batch and (finished or batch_passages >= EMBED_BATCH or q.empty()):
+        try:
+            while not finished:
+                item = q.get()
+                if item is None:
+                    finished = True
+                elif isinstance(item, tuple):
+                    self._handle_twin(item, gone, gone_by_hash)
+                elif item.error:
+                    self._store_failed(item)
+                else:
+                    batch.append(item)
+                    batch_passages += len(item.passages)
+                if batch and (finished or batch_passages >= EMBED_BATCH or q.empty()):
+                    if self.cancel.is_set():
+                        break
+                    stored = self._store_batch(batch)
+                    for done in batch:
+                        self._budget.release(done.weight)
+                    batch, batch_passages = [], 0
+                    if not stored:
+                        break
                 if self.cancel.is_set():
                     break
-                self._store_batch(batch)
-                batch, batch_passages = [], 0
-            if self.cancel.is_set():
-                break
-        if self.cancel.is_set():
+        finally:
+            self._halt.set()  # cancelled, finished or failed: the reader must stop and exit
             while thread.is_alive():  # drain so the producer can finish
                 try:
                     q.get(timeout=0.1)
                 except queue.Empty:
                     pass
-        thread.join()
+            thread.join()
 
     def _handle_twin(self, item: tuple, gone: list, gone_by_hash: dict) -> None:
         _, path, st, twins = item
@@ -305,14 +491,36 @@ class Indexer:
         self._done += 1
         self._emit(item.path)
 
-    def _store_batch(self, batch: list[_Parsed]) -> None:
+    def _embed(self, batch: list[_Parsed], texts: list[str]):
+        """Vectors for `texts`, in slices so a huge file shows progress and hears cancel; None if cancelled."""
+        if len(texts) <= EMBED_SLICE:
+            return self.kb.embedder.embed_passages(texts)
+        import numpy as np
+
+        parts = []
+        for start in range(0, len(texts), EMBED_SLICE):
+            if self.cancel.is_set():
+                return None
+            parts.append(self.kb.embedder.embed_passages(texts[start : start + EMBED_SLICE]))
+            if self.progress:
+                self.progress(Progress(self._total, self._done, self._passages + start + len(parts[-1]),
+                                       time.perf_counter() - self._started, batch[-1].path))
+        return np.concatenate(parts)
+
+    def _store_batch(self, batch: list[_Parsed]) -> bool:
         """Embed a batch, write its vectors in one call, then commit its files in one transaction."""
         texts = [p.text for item in batch for p in item.passages]
-        vectors = self.kb.embedder.embed_passages(texts)
+        vectors = self._embed(batch, texts)
+        if vectors is None:
+            return False
         self.catalog.begin()
-        for item in batch:
-            self.catalog.mark_vectors_pending(item.hash)
-        self.catalog.commit()
+        try:
+            for item in batch:
+                self.catalog.mark_vectors_pending(item.hash)
+            self.catalog.commit()
+        except BaseException:
+            self.catalog.rollback()
+            raise
         self.kb.vectors.upsert_many([(item.hash, len(item.passages)) for item in batch], vectors)
         self.catalog.begin()
         try:
@@ -331,6 +539,7 @@ class Indexer:
             self._done += 1
             self._passages += len(item.passages)
         self._emit(batch[-1].path)
+        return True
 
     def _remove(self, gone) -> None:
         if not gone:

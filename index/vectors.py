@@ -33,6 +33,18 @@ class VectorStore:
             COLLECTION, embedding_function=None, metadata={"hnsw:space": "cosine"}
         )
 
+    def close(self) -> None:
+        """Release Chroma's shared in-process system for this path.
+
+        Chroma caches one System per path for the life of the process; without
+        this, reopening a knowledge base that another process changed in the
+        meantime reads stale segment state ("Nothing found on disk").
+        """
+        try:
+            self.client.close()
+        except Exception as exc:  # noqa: BLE001 - closing must never fail a close
+            log.debug("closing Chroma: %s", exc)
+
     def count(self) -> int:
         return self.collection.count()
 

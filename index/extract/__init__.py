@@ -116,7 +116,15 @@ def extract(path: str | os.PathLike, max_bytes: int = DEFAULT_MAX_BYTES) -> Extr
 
 
 def _read_all(stream, max_bytes: int) -> bytes:
-    data = stream.read(max_bytes + 1)
+    # read(n) allocates n bytes up front: ask for the file's size, not the limit
+    # (a 1 KB file must not reserve 200 MB, least of all under a memory limit).
+    try:
+        expected = min(os.fstat(stream.fileno()).st_size, max_bytes)
+    except (OSError, AttributeError, ValueError):
+        expected = max_bytes
+    data = stream.read(expected + 1)
+    if len(data) > expected:  # it grew since stat(): read on, still bounded
+        data += stream.read(max_bytes + 1 - len(data))
     if len(data) > max_bytes:  # the file grew after stat()
         raise _too_large(len(data), max_bytes)
     if not data:

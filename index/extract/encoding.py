@@ -138,8 +138,8 @@ def decode_bytes(data: bytes) -> tuple[str, str, tuple[str, ...]]:
     except UnicodeDecodeError:
         pass
     name = _detect(data)
-    if name is None:
-        raise ExtractError(BINARY)
+    if name is None:  # not binary (checked above), yet no one encoding fits: mixed encodings
+        return _decode_mixed(data)
     name = _normal_name(name)
     try:
         return data.decode(name), name, ()
@@ -149,6 +149,52 @@ def decode_bytes(data: bytes) -> tuple[str, str, tuple[str, ...]]:
         return data.decode(name, errors="replace"), name, ("some bytes could not be decoded and were replaced",)
     except LookupError:
         return data.decode("utf-8", errors="replace"), "utf-8", ("unknown encoding; undecodable bytes were replaced",)
+
+
+MIXED = "mixed encodings: lines that are not UTF-8 were decoded as {}"
+_MIXED_LINE_DETECTIONS = 300  # per-line guesses cost ~5 ms each
+
+
+def _decode_mixed(data: bytes) -> tuple[str, str, tuple[str, ...]]:
+    """Text pasted together from several encodings: UTF-8 lines as UTF-8, the
+    others with the legacy code page that suits them (all of them together if
+    one fits, else line by line; bytes nothing decodes are replaced). The
+    warning says the text is not `data.decode(...)`."""
+    lines = data.splitlines(keepends=True)
+    decoded: list[str | None] = []
+    legacy = bytearray()
+    for line in lines:
+        try:
+            decoded.append(line.decode("utf-8"))
+        except UnicodeDecodeError:
+            decoded.append(None)
+            legacy += line
+    overall = _detect(bytes(legacy)) if legacy else None
+    used: list[str] = []
+    last = overall
+    budget = _MIXED_LINE_DETECTIONS
+    out: list[str] = []
+    for text, line in zip(decoded, lines):
+        if text is not None:
+            out.append(text)
+            continue
+        name = overall
+        if name is None:
+            if len(line) >= 32 and budget > 0:
+                budget -= 1
+                name = _detect(line) or last
+            else:
+                name = last
+        name = _normal_name(name or "utf-8")
+        try:
+            out.append(line.decode(name, errors="replace"))
+        except LookupError:
+            name = "utf-8"
+            out.append(line.decode(name, errors="replace"))
+        last = name
+        if name not in used:
+            used.append(name)
+    return "".join(out), "utf-8", (MIXED.format(", ".join(used) or "utf-8"),)
 
 
 def declared_charset(head: bytes) -> str | None:

@@ -14,11 +14,24 @@ class ExtractError(Exception):
         self.reason = reason
 
 
+# Parser messages that mean more to people in other words (libxml2 via lxml).
+_PLAIN_WORDS = (
+    ("excessive depth in document", "XML nested too deeply"),
+    ("maximum entity amplification factor exceeded", "XML entity expansion bomb refused"),
+    ("detected an entity reference loop", "XML entity loop refused"),
+    ("huge input lookup", "XML too large to parse safely"),
+)
+
+
 def short_message(exc: BaseException, limit: int = 120) -> str:
     """First line of an exception's text (or its class name), cut to `limit`."""
     text = str(exc).strip().splitlines()[0].strip() if str(exc).strip() else ""
     if not text:
         text = type(exc).__name__
+    lowered = text.lower()
+    for needle, words in _PLAIN_WORDS:
+        if needle in lowered:
+            return words
     if len(text) > limit:
         text = text[: limit - 1].rstrip() + "…"
     return text

@@ -65,7 +65,10 @@ def _open_error(exc: Exception) -> ExtractError:
         return ExtractError("PDF is encrypted with an unsupported security handler")
     if code == _ERR_FORMAT:
         return ExtractError("corrupt PDF: not a PDF or damaged (truncated?)")
-    return ExtractError(f"corrupt PDF: {short_message(exc)}")
+    message = short_message(exc)
+    if "Success" in message:  # PDFium gave up without an error code
+        return ExtractError("corrupt PDF: damaged beyond repair")
+    return ExtractError(f"corrupt PDF: {message}")
 
 
 def extract_pdf(stream, stem: str) -> Extracted:

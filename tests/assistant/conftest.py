@@ -37,7 +37,11 @@ def tiny_model(tiny_dir):
 
 @pytest.fixture(scope="session")
 def tiny_runtime(tiny_model):
-    """tiny_runtime(family, n_ctx=2048) -> a LlamaRuntime shared by the session."""
+    """tiny_runtime(family, n_ctx=2048) -> a LlamaRuntime shared by the session.
+
+    One thread: a 64-wide model gains nothing from more, and on a busy 2-core machine
+    threads waiting on each other make tiny-model timings erratic.
+    """
     from assistant.runtime import LlamaRuntime
 
     cache: dict = {}
@@ -45,7 +49,7 @@ def tiny_runtime(tiny_model):
     def get(family: str, n_ctx: int = 2048) -> LlamaRuntime:
         key = (family, n_ctx)
         if key not in cache:
-            cache[key] = LlamaRuntime(tiny_model(family), n_ctx=n_ctx)
+            cache[key] = LlamaRuntime(tiny_model(family), n_ctx=n_ctx, n_threads=1, n_threads_batch=1)
         return cache[key]
 
     yield get

@@ -39,7 +39,7 @@ def one_line_error(err: str) -> bool:
 
 
 def test_ask_empty_kb(tmp_path, capsys, tiny_model):
-    rc, out, err = run(capsys, "ask", "What?", "--kb", str(tmp_path / "empty"), "--model", str(tiny_model("vikhr")))
+    rc, out, err = run(capsys, "ask", "What?", "--kb", str(tmp_path / "empty"), "--model", str(tiny_model("vikhr")), "--threads", "1")
     assert rc == 1 and one_line_error(err) and "empty" in err and out == ""
 
 
@@ -57,12 +57,12 @@ def test_ask_bad_models(sample_kb, tmp_path, capsys, tiny_model):
 
 
 def test_ask_question_too_long(sample_kb, capsys, tiny_model):
-    rc, out, err = run(capsys, "ask", "why " * 600, "--kb", str(sample_kb), "--model", str(tiny_model("vikhr")), "--n-ctx", "512")
+    rc, out, err = run(capsys, "ask", "why " * 600, "--kb", str(sample_kb), "--model", str(tiny_model("vikhr")), "--threads", "1", "--n-ctx", "512")
     assert rc == 1 and one_line_error(err) and "too long" in err
 
 
 def test_ask_json_and_stream(sample_kb, capsys, tiny_model):
-    rc, out, err = run(capsys, "ask", "Какова длина Транссиба?", "--kb", str(sample_kb), "--model", str(tiny_model("vikhr")),
+    rc, out, err = run(capsys, "ask", "Какова длина Транссиба?", "--kb", str(sample_kb), "--model", str(tiny_model("vikhr")), "--threads", "1",
                        "--json", "--max-tokens", "16")
     assert rc == 0, (out, err)
     obj = json.loads(out)
@@ -74,13 +74,13 @@ def test_ask_json_and_stream(sample_kb, capsys, tiny_model):
         if text is not None:
             assert text[d["char_start"]:d["char_end"]] == d["content"]
     assert obj["model"]["profile"] == "vikhr"
-    rc, out, err = run(capsys, "ask", "Какова длина Транссиба?", "--kb", str(sample_kb), "--model", str(tiny_model("vikhr")),
+    rc, out, err = run(capsys, "ask", "Какова длина Транссиба?", "--kb", str(sample_kb), "--model", str(tiny_model("vikhr")), "--threads", "1",
                        "--max-tokens", "16")
     assert rc == 0 and out.strip()
 
 
 def test_self_test_with_tiny_model(capsys, tiny_model):
-    rc, out, err = run(capsys, "self-test", "--model", str(tiny_model("vikhr")))
+    rc, out, err = run(capsys, "self-test", "--model", str(tiny_model("vikhr")), "--threads", "1")
     assert rc == 0, out + err
     assert "FAIL" not in out and "checks passed" in out
 

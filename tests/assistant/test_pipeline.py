@@ -87,8 +87,10 @@ def test_retriever_callable(tiny_runtime):
         calls.append((question, k))
         return DOCS[:k]
 
-    ans = pipe.answer("  Sea level?  ", retriever)
+    chosen = []
+    ans = pipe.answer("  Sea level?  ", retriever, on_step1=lambda ids, n: chosen.append((ids, n)))
     assert calls == [("Sea level?", 2)] and len(ans.documents) == 2 and "retrieval_s" in ans.timings
+    assert chosen == [(ans.relevant_doc_ids, 2)]
 
 
 @pytest.mark.timeout(60)

@@ -1,0 +1,275 @@
+"""The grounded two-step answer (Vikhr protocol) on any GGUF model.
+
+    step 1  system + documents + history + question -> {"relevant_doc_ids": [...]}
+            temperature 0, under a grammar that only allows offered ids
+    step 2  step-1 prompt + step-1 answer + a new assistant turn -> the answer, streamed
+
+Step 2's prompt *extends* step 1's, token for token where possible (the
+model's own step-1 tokens are reused, then the end-of-turn and header tokens
+are appended), so llama.cpp's prefix cache keeps the documents evaluated:
+`timings.step2_prompt_evaluated` is the measured count of prompt tokens
+llama.cpp decoded for step 2.
+"""
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Callable, Sequence, Union
+
+from assistant.answer import Answer
+from assistant.budget import BudgetPlan, ContextBudget
+from assistant.citations import Aligner, CiteDoc
+from assistant.grammar import format_ids, ids_grammar, parse_ids
+from assistant.language import NOT_FOUND, detect_language
+from assistant.profiles import ModelProfile, detect_profile
+from assistant.prompts import PromptBuilder, TemplateLimits, Turn
+from assistant.runtime import GenerationParams, GenerationResult, LlamaRuntime
+from index.types import SourceDocument
+
+Retriever = Callable[[str, int], list[SourceDocument]]
+HistoryItem = Union[Turn, tuple, dict]
+
+
+def as_turns(history: Sequence[HistoryItem]) -> list[Turn]:
+    turns = []
+    for item in history:
+        if isinstance(item, Turn):
+            turns.append(item)
+        elif isinstance(item, dict):
+            turns.append(Turn(str(item["question"]), str(item["answer"])))
+        else:
+            q, a = item
+            turns.append(Turn(str(q), str(a)))
+    return turns
+
+
+class GroundedPipeline:
+    """Answers questions from documents with one `LlamaRuntime` and one model profile."""
+
+    def __init__(
+        self,
+        runtime: LlamaRuntime,
+        profile: ModelProfile | None = None,
+        *,
+        max_answer_tokens: int = 512,
+        k: int = 6,
+        seed: int | None = 0,
+        aligner: Aligner | None = None,
+        template_limits: TemplateLimits = TemplateLimits(),
+    ):
+        meta = runtime.meta
+        self.runtime = runtime
+        self.profile = profile or detect_profile(meta)
+        self.builder = PromptBuilder(
+            self.profile,
+            meta.chat_template,
+            bos_token=meta.bos_text or "",
+            eos_token=meta.eos_text or "",
+            limits=template_limits,
+        )
+        self.add_bos = self.profile.needs_bos or bool(meta.add_bos_token)
+        self.k = k
+        self.seed = seed
+        self.budget = ContextBudget(self.builder, self.tokenize_prompt, runtime.n_ctx, max_answer_tokens)
+        self.aligner = aligner or Aligner()
+        self.stop = tuple(dict.fromkeys(self.profile.stop + self.builder.extra_stop))
+        self.warnings = list(self.builder.warnings) + list(runtime.info.warnings)
+        if self.profile.notes.startswith("no chat template"):
+            self.warnings.append(f"{meta.describe()}: {self.profile.notes}")
+
+    def tokenize_prompt(self, text: str) -> list[int]:
+        return self.runtime.tokenize(text, add_bos=self.add_bos)
+
+    @property
+    def model_info(self) -> dict:
+        info = self.runtime.info
+        return {
+            "path": info.model_path,
+            "profile": self.profile.key,
+            "n_gpu_layers": info.n_gpu_layers,
+            "device": info.device,
+            "name": self.runtime.meta.name,
+            "prompt_format": self.builder.describe(),
+            "n_ctx": info.n_ctx,
+        }
+
+    # ------------------------------------------------------------------
+    def answer(
+        self,
+        question: str,
+        documents: Sequence[SourceDocument] | Retriever,
+        history: Sequence[HistoryItem] = (),
+        on_token: Callable[[str], None] | None = None,
+        cancel: threading.Event | None = None,
+        on_step1: Callable[[list[int], int], None] | None = None,
+    ) -> Answer:
+        """Step 1 then step 2; `on_token` gets answer text as generated (llama thread),
+        `on_step1(ids, n_offered)` the document choice as soon as step 1 ends."""
+        t_start = time.perf_counter()
+        question = question.strip()
+        if not question:
+            raise ValueError("the question is empty")
+        timings: dict = {"n_ctx": self.runtime.n_ctx}
+        if callable(documents):
+            t = time.perf_counter()
+            documents = list(documents(question, self.k))
+            timings["retrieval_s"] = round(time.perf_counter() - t, 4)
+        lang = detect_language(question)
+        warnings = list(self.warnings)
+
+        t = time.perf_counter()
+        plan = self.budget.plan(question, list(documents), as_turns(history))
+        timings["budget_s"] = round(time.perf_counter() - t, 4)
+        warnings += plan.warnings
+        docs = plan.documents
+
+        def finish(text: str, ids: list[int], found: bool, cancelled: bool = False, step1: str = "") -> Answer:
+            t_c = time.perf_counter()
+            cite_docs = [CiteDoc(i, docs[i].content, docs[i].char_start) for i in ids]
+            alignment = self.aligner.align(text, cite_docs, ids) if found and text else None
+            timings["citations_s"] = round(time.perf_counter() - t_c, 4)
+            timings["total_s"] = round(time.perf_counter() - t_start, 4)
+            return Answer(
+                question=question,
+                answer=text,
+                relevant_doc_ids=ids,
+                documents=docs,
+                citations=alignment.citations if alignment else [],
+                unsupported=alignment.unsupported if alignment else [],
+                uncited_doc_ids=alignment.uncited_doc_ids if alignment else [],
+                timings=timings,
+                model=self.model_info,
+                language=lang,
+                found=found,
+                cancelled=cancelled,
+                step1_output=step1,
+                warnings=warnings,
+            )
+
+        def not_found() -> Answer:
+            text = NOT_FOUND[lang]
+            if on_token is not None:
+                on_token(text)
+            return finish(text, [], False, step1=format_ids([]))
+
+        if not docs:
+            return not_found()
+
+        # -- step 1: relevant ids under the grammar -----------------------
+        r1 = self.run_step1(plan, cancel)
+        timings.update(
+            step1_s=round(r1.t_total_s, 4),
+            step1_prompt_tokens=r1.n_prompt_tokens,
+            step1_prompt_evaluated=r1.n_prompt_evaluated,
+            step1_prefix_reused=r1.n_prefix_reused,
+            step1_output_tokens=r1.n_output_tokens,
+        )
+        offered = list(range(len(docs)))
+        if r1.finish_reason == "cancelled":
+            return finish("", [], False, cancelled=True, step1=r1.text)
+        parsed = parse_ids(r1.text, offered)
+        if parsed.valid:
+            ids = list(parsed.ids)
+        else:  # cannot happen under the grammar; never trust it anyway
+            warnings.append(f"step 1 output was invalid ({parsed.error}); using every document")
+            ids = offered
+        if on_step1 is not None:
+            on_step1(list(ids), len(offered))
+        if not ids:
+            return not_found()
+
+        # -- step 2: the grounded answer, extending step 1's prompt ---------
+        step1_text = format_ids(ids)
+        step2_text = self.builder.step2(question, plan.docs_json, plan.history, step1_text)
+        step2_tokens = self._step2_tokens(plan.step1_text, plan.step1_tokens, r1, step2_text)
+        max_tokens = min(plan.answer_max_tokens, self.runtime.n_ctx - len(step2_tokens))
+        s = self.profile.sampling
+        emitted_any = False
+
+        def stream(piece: str) -> None:
+            nonlocal emitted_any
+            if not emitted_any:
+                piece = piece.lstrip()
+                if not piece:
+                    return
+                emitted_any = True
+            if on_token is not None:
+                on_token(piece)
+
+        r2 = self.runtime.generate(
+            step2_tokens,
+            GenerationParams(
+                max_tokens=max_tokens,
+                temperature=s.temperature,
+                top_p=s.top_p,
+                top_k=s.top_k,
+                min_p=s.min_p,
+                repeat_penalty=s.repeat_penalty,
+                seed=self.seed,
+                stop=self.stop,
+            ),
+            on_token=stream,
+            cancel=cancel,
+        )
+        timings.update(
+            step2_s=round(r2.t_total_s, 4),
+            step2_first_token_s=round(r2.t_prompt_s, 4),
+            step2_prompt_tokens=r2.n_prompt_tokens,
+            step2_prompt_evaluated=r2.n_prompt_evaluated,
+            step2_prefix_reused=r2.n_prefix_reused,
+            step2_output_tokens=r2.n_output_tokens,
+            step2_tokens_per_s=round(r2.tokens_per_s, 2),
+            step2_finish_reason=r2.finish_reason,
+        )
+        if r2.finish_reason == "length":
+            warnings.append(f"the answer was cut at {max_tokens} tokens")
+        return finish(r2.text.strip(), ids, True, cancelled=r2.finish_reason == "cancelled", step1=r1.text)
+
+    def run_step1(self, plan: BudgetPlan, cancel: threading.Event | None = None) -> GenerationResult:
+        """Step 1 alone: greedy, under the ids grammar, bounded by the plan (benchmarks use it too)."""
+        return self.runtime.generate(
+            plan.step1_tokens,
+            GenerationParams(
+                max_tokens=plan.step1_max_tokens,
+                temperature=0.0,
+                grammar=ids_grammar(range(len(plan.documents))),
+                seed=self.seed,
+            ),
+            cancel=cancel,
+        )
+
+    def _step2_tokens(self, step1_text: str, step1_tokens: list[int], r1, step2_text: str) -> list[int]:
+        """Step-1 prompt tokens + the model's own step-1 tokens + the new turn's tokens.
+
+        Re-tokenizing the whole string could split the JSON differently from how
+        the model wrote it and cost a re-evaluation; this keeps the KV prefix exact.
+        Falls back to plain tokenization when the texts do not line up.
+        """
+        prefix = step1_text + r1.text
+        if r1.finish_reason == "eog" and step2_text.startswith(prefix):
+            tail_text = step2_text[len(prefix):]
+            tail = self.runtime.tokenize(tail_text, add_bos=False)
+            if tail and self.runtime.detokenize(tail) == tail_text:
+                return list(step1_tokens) + list(r1.tokens) + tail
+        return self.tokenize_prompt(step2_text)
+
+
+@dataclass
+class Conversation:
+    """Multi-turn helper: keeps earlier questions and answers (never their documents)."""
+
+    pipeline: GroundedPipeline
+    turns: list[Turn] = field(default_factory=list)
+
+    def ask(
+        self,
+        question: str,
+        documents: Sequence[SourceDocument] | Retriever,
+        on_token: Callable[[str], None] | None = None,
+        cancel: threading.Event | None = None,
+    ) -> Answer:
+        result = self.pipeline.answer(question, documents, self.turns, on_token=on_token, cancel=cancel)
+        if not result.cancelled:
+            self.turns.append(Turn(result.question, result.answer))
+        return result

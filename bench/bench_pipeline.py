@@ -1,0 +1,258 @@
+"""Pipeline overhead, step-2 prefix reuse and step-1 validity, measured side by side.
+
+1. speed     step-2 generation through LlamaRuntime vs raw llama-cpp-python
+             `create_completion` on the same Llama, same prompt tokens, greedy,
+             interleaved runs; ratio of tokens/s (target >= 0.95x).
+2. reuse     prompt tokens llama.cpp evaluated in step 2 vs step-1 output
+             tokens + 32 (target: <=), per question, plus a cross-check of
+             our counter against llama.cpp's own perf counters.
+3. validity  step 1 on dev-set questions (xquad ru/en, jsquad ja): the
+             article's paragraphs are the documents; share of outputs that
+             parse, use only offered ids, no duplicates (target 100%).
+
+    python bench/bench_pipeline.py [--model GGUF] [--limit N] [--reps R]
+
+--limit N: questions per language for the validity section (0 = every question).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from assistant.grammar import format_ids, parse_ids  # noqa: E402
+from assistant.pipeline import GroundedPipeline  # noqa: E402
+from assistant.runtime import GenerationParams, LlamaRuntime  # noqa: E402
+from index.types import SourceDocument  # noqa: E402
+
+DEFAULT_EVAL = ROOT.parent / "shared" / "eval"
+SETS = {"en": "xquad/xquad_dev.en.json", "ru": "xquad/xquad_dev.ru.json", "ja": "jsquad/jsquad_dev.ja.json"}
+
+
+def article_docs(lang: str, article: dict) -> list[SourceDocument]:
+    """Paragraphs (<= 4000 chars) of one article, with offsets into the joined article text."""
+    docs, pos = [], 0
+    for p in article["paragraphs"]:
+        ctx = p["context"]
+        for k in range(0, len(ctx), 4000):
+            piece = ctx[k:k + 4000]
+            docs.append(SourceDocument(article["title"], piece, f"{lang}/{article['title']}.txt", None, pos + k, pos + k + len(piece)))
+        pos += len(ctx) + 2
+    return docs
+
+
+def load_sets(eval_dir: Path) -> dict[str, list[dict]]:
+    out = {}
+    for lang, rel in SETS.items():
+        path = eval_dir / rel
+        if path.exists():
+            out[lang] = json.loads(path.read_text(encoding="utf-8"))["data"]
+    return out
+
+
+def perf_tokens(llm) -> int:
+    import llama_cpp
+
+    p = llama_cpp.llama_perf_context(llm.ctx)
+    return p.n_p_eval + p.n_eval
+
+
+# --------------------------------------------------------------------------
+
+
+def bench_speed(pipe: GroundedPipeline, docs: list[SourceDocument], question: str, n_tokens: int, reps: int) -> None:
+    rt = pipe.runtime
+    plan = pipe.budget.plan(question, docs)
+    r1 = pipe.run_step1(plan)
+    ids = list(parse_ids(r1.text, range(len(plan.documents))).ids) or [0]
+    step2_text = pipe.builder.step2(question, plan.docs_json, plan.history, format_ids(ids))
+    tokens = pipe._step2_tokens(plan.step1_text, plan.step1_tokens, r1, step2_text)
+    stop = list(pipe.stop)
+    params = GenerationParams(max_tokens=n_tokens, temperature=0.0, stop=tuple(stop))
+
+    def raw(stream: bool):
+        def go(llm):
+            t0 = time.perf_counter()
+            if stream:
+                n = 0
+                for _ in llm.create_completion(prompt=tokens, max_tokens=n_tokens, temperature=0.0, stop=stop, stream=True):
+                    n += 1
+                return n, time.perf_counter() - t0, None
+            out = llm.create_completion(prompt=tokens, max_tokens=n_tokens, temperature=0.0, stop=stop)
+            return out["usage"]["completion_tokens"], time.perf_counter() - t0, out["choices"][0]["text"]
+        return rt.run_with_llama(go)
+
+    ours_rates, raw_rates, stream_rates = [], [], []
+    rt.generate(tokens, params)  # warm: the prompt is in the KV cache for every timed run
+    texts = set()
+    for _ in range(reps):
+        r = rt.generate(tokens, params)
+        ours_rates.append(r.n_sampled / r.t_total_s)
+        texts.add(r.text)
+        n, dt, text = raw(False)
+        raw_rates.append(n / dt)
+        n, dt, _ = raw(True)
+        stream_rates.append(n / dt)
+    ours, base, streamed = (statistics.median(x) for x in (ours_rates, raw_rates, stream_rates))
+    print(f"  step-2 prompt: {len(tokens)} tokens (prefix cached), {n_tokens} tokens generated per run, {reps} runs each")
+    print(f"  LlamaRuntime.generate           {ours:8.1f} tok/s  (median)")
+    print(f"  raw create_completion           {base:8.1f} tok/s")
+    print(f"  raw create_completion(stream)   {streamed:8.1f} tok/s")
+    print(f"  ratio ours / raw                {ours / base:8.3f}x  (target >= 0.95x)  {'met' if ours / base >= 0.95 else 'NOT met'}")
+    print(f"  ratio ours / raw stream         {ours / streamed:8.3f}x")
+    print(f"  identical greedy text across our runs: {len(texts) == 1}")
+
+
+def bench_reuse(pipe: GroundedPipeline, sets: dict[str, list[dict]], per_lang: int) -> None:
+    rt = pipe.runtime
+    worst_margin = None
+    rows = []
+    for lang, data in sets.items():
+        done = 0
+        for article in data:
+            docs = article_docs(lang, article)
+            for para in article["paragraphs"]:
+                for qa in para["qas"][:1]:
+                    if done >= per_lang:
+                        break
+                    ans = pipe.answer(qa["question"], docs)
+                    t = ans.timings
+                    if not ans.found:
+                        rows.append((lang, t["step1_output_tokens"], None, None))
+                    else:
+                        bound = t["step1_output_tokens"] + 32
+                        margin = bound - t["step2_prompt_evaluated"]
+                        worst_margin = margin if worst_margin is None else min(worst_margin, margin)
+                        rows.append((lang, t["step1_output_tokens"], t["step2_prompt_evaluated"], t["step2_prompt_tokens"]))
+                    done += 1
+                if done >= per_lang:
+                    break
+            if done >= per_lang:
+                break
+    print(f"  {'lang':4} {'step1 out':>9} {'step2 evaluated':>15} {'bound (out+32)':>14} {'step2 prompt':>12}")
+    for lang, out, ev, total in rows:
+        if ev is None:
+            print(f"  {lang:4} {out:9d} {'(empty ids: no step 2)':>31}")
+        else:
+            print(f"  {lang:4} {out:9d} {ev:15d} {out + 32:14d} {total:12d}")
+    if worst_margin is not None:
+        print(f"  all within bound: {worst_margin >= 0} (smallest margin {worst_margin} tokens)")
+
+    # cross-check our counter (tokens handed to llama_decode) with llama.cpp's perf counters
+    docs = article_docs("en", next(iter(sets.values()))[0])
+    plan = pipe.budget.plan("What is this about?", docs)
+    r1 = pipe.run_step1(plan)
+    step2_text = pipe.builder.step2("What is this about?", plan.docs_json, plan.history, r1.text)
+    tokens = pipe._step2_tokens(plan.step1_text, plan.step1_tokens, r1, step2_text)
+    before = rt.run_with_llama(perf_tokens)
+    r2 = rt.generate(tokens, GenerationParams(max_tokens=1))
+    after = rt.run_with_llama(perf_tokens)
+    print(f"  cross-check: step 2 evaluated {r2.n_prompt_evaluated} tokens by our count, "
+          f"{after - before} by llama_perf_context (n_p_eval + n_eval); step 1 wrote {r1.n_output_tokens}")
+
+
+def bench_validity(pipe: GroundedPipeline, sets: dict[str, list[dict]], limit: int, max_docs: int) -> bool:
+    all_ok = True
+    print(f"  {'lang':4} {'questions':>9} {'valid':>7} {'in set':>7} {'unique':>7} {'empty':>6} {'docs/q':>6} {'s/q':>6}")
+    for lang, data in sets.items():
+        n = valid = in_set = unique = empty = docs_offered = 0
+        t0 = time.perf_counter()
+        stop = False
+        for article in data:
+            docs = article_docs(lang, article)
+            if max_docs:
+                docs = docs[:max_docs]
+            for para in article["paragraphs"]:
+                for qa in para["qas"]:
+                    if limit and n >= limit:
+                        stop = True
+                        break
+                    plan = pipe.budget.plan(qa["question"], docs)
+                    offered = list(range(len(plan.documents)))
+                    r1 = pipe.run_step1(plan)
+                    n += 1
+                    docs_offered += len(offered)
+                    try:
+                        value = json.loads(r1.text)
+                        ids = value["relevant_doc_ids"]
+                        ok_json = set(value) == {"relevant_doc_ids"} and isinstance(ids, list)
+                    except (ValueError, KeyError, TypeError):
+                        ok_json, ids = False, []
+                    valid += ok_json and r1.finish_reason == "eog"
+                    in_set += ok_json and all(isinstance(i, int) and i in offered for i in ids)
+                    unique += ok_json and len(set(ids)) == len(ids)
+                    empty += ok_json and not ids
+                    if n % 50 == 0:
+                        print(f"    {lang}: {n} questions, {valid} valid, {in_set} in set, {unique} unique "
+                              f"({time.perf_counter() - t0:.0f} s)", file=sys.stderr, flush=True)
+                    assert parse_ids(r1.text, offered).valid == (ok_json and set(ids) <= set(offered) and len(set(ids)) == len(ids))
+                if stop:
+                    break
+            if stop:
+                break
+        secs = (time.perf_counter() - t0) / max(n, 1)
+        ok = n > 0 and valid == in_set == unique == n
+        all_ok &= ok
+        print(f"  {lang:4} {n:9d} {valid / max(n, 1):7.1%} {in_set / max(n, 1):7.1%} {unique / max(n, 1):7.1%} "
+              f"{empty / max(n, 1):6.1%} {docs_offered / max(n, 1):6.1f} {secs:6.2f}", flush=True)
+    print(f"  step-1 validity 100% on every question run: {'met' if all_ok else 'NOT met'}")
+    return all_ok
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--model", help="GGUF file (default: the bundled gemma-3-270m)")
+    ap.add_argument("--data-dir", type=Path, help="where the bundled model is assembled (default: Docent's data dir)")
+    ap.add_argument("--eval", type=Path, default=DEFAULT_EVAL)
+    ap.add_argument("--n-ctx", type=int, default=4096)
+    ap.add_argument("--limit", type=int, default=20, help="questions per language for step-1 validity (0 = all)")
+    ap.add_argument("--max-docs", type=int, default=6,
+                    help="documents per question in the validity section, like `ask -k` (0 = as many as fit)")
+    ap.add_argument("--reuse-questions", type=int, default=3, help="questions per language for the prefix-reuse table")
+    ap.add_argument("--tokens", type=int, default=128, help="tokens generated per speed run")
+    ap.add_argument("--reps", type=int, default=5)
+    ap.add_argument("--skip", default="", help="comma list of sections to skip: speed,reuse,validity")
+    args = ap.parse_args(argv)
+    skip = set(filter(None, args.skip.split(",")))
+
+    if args.model:
+        model = Path(args.model)
+    else:
+        from assistant.models import ensure_default_model
+        from index.config import data_dir
+
+        model = ensure_default_model(args.data_dir or data_dir(), progress=lambda m: print(m, file=sys.stderr))
+    sets = load_sets(args.eval)
+    if not sets:
+        print(f"no evaluation data under {args.eval}")
+        return 1
+    t0 = time.perf_counter()
+    with LlamaRuntime(model, n_ctx=args.n_ctx) as rt:
+        pipe = GroundedPipeline(rt, max_answer_tokens=16)
+        info = rt.info
+        print(f"model {rt.meta.describe()}  profile {pipe.profile.key}  {pipe.builder.describe()}")
+        print(f"n_ctx {info.n_ctx}  threads {info.n_threads}/{info.n_threads_batch}  device {info.device}  "
+              f"n_gpu_layers {info.n_gpu_layers}  (load {time.perf_counter() - t0:.1f} s)")
+        first = next(iter(sets.values()))[0]
+        if "speed" not in skip:
+            print("\n[1] step-2 generation speed, pipeline vs raw llama-cpp-python")
+            bench_speed(pipe, article_docs("en", first), first["paragraphs"][0]["qas"][0]["question"], args.tokens, args.reps)
+        if "reuse" not in skip:
+            print("\n[2] step-2 prefix reuse: prompt tokens evaluated in step 2 vs step-1 output + 32")
+            bench_reuse(pipe, sets, args.reuse_questions)
+        if "validity" not in skip:
+            print(f"\n[3] step-1 validity on dev-set questions ({'all' if not args.limit else args.limit} per language, "
+                  f"{args.max_docs or 'all fitting'} paragraphs of the article as documents)")
+            bench_validity(pipe, sets, args.limit, args.max_docs)
+    print(f"\ntotal {time.perf_counter() - t0:.0f} s")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

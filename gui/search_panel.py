@@ -1,0 +1,161 @@
+"""Search-only mode: passages ranked by the knowledge base, query terms highlighted.
+
+No model is needed: Docent is also a local search tool. A click on a result
+opens it in the sources viewer at the passage.
+"""
+from __future__ import annotations
+
+import html
+import os
+
+from PySide6.QtCore import Qt, QUrl, Signal
+from PySide6.QtWidgets import (
+    QComboBox, QHBoxLayout, QLabel, QLineEdit, QPushButton, QTextBrowser, QVBoxLayout, QWidget,
+)
+
+from gui.i18n import notifier, tr, trn
+from gui.session import KbSession
+from gui.textmap import query_terms, term_spans
+from gui.theme import colors
+
+MODES = ("hybrid", "lexical", "dense")
+
+
+def snippet(text: str, terms: list[str], limit: int = 360) -> tuple[str, list[tuple[int, int]]]:
+    """Whitespace-collapsed passage around the first matching term, and the term ranges in it."""
+    flat = " ".join(text.split())
+    spans = term_spans(flat, terms)
+    start = 0
+    if len(flat) > limit and spans:
+        start = max(0, spans[0][0] - limit // 4)
+        while start > 0 and not flat[start - 1].isspace() and spans[0][0] - start < limit // 3:
+            start -= 1
+    piece = flat[start:start + limit]
+    prefix = "…" if start > 0 else ""
+    suffix = "…" if start + limit < len(flat) else ""
+    shifted = [(a - start, min(b, start + limit) - start) for a, b in spans if a >= start and a < start + limit]
+    return prefix + piece + suffix, [(a + len(prefix), b + len(prefix)) for a, b in shifted]
+
+
+def marked_html(text: str, spans: list[tuple[int, int]], bg: str) -> str:
+    out, pos = [], 0
+    for a, b in spans:
+        out.append(html.escape(text[pos:a]))
+        out.append(f'<span style="background-color:{bg}; font-weight:600;">{html.escape(text[a:b])}</span>')
+        pos = b
+    out.append(html.escape(text[pos:]))
+    return "".join(out)
+
+
+class SearchPanel(QWidget):
+    open_hit = Signal(object)     # index.types.SearchHit
+
+    def __init__(self, session: KbSession, parent=None):
+        super().__init__(parent)
+        self.session = session
+        self.hits: list = []
+        self.terms: list[str] = []
+        self.searching = False
+        self._request = 0
+
+        self.query = QLineEdit()
+        self.query.setClearButtonEnabled(True)
+        self.query.returnPressed.connect(self.run_search)
+        self.mode = QComboBox()
+        self.search_button = QPushButton()
+        self.search_button.clicked.connect(self.run_search)
+        self.results = QTextBrowser()
+        self.results.setOpenLinks(False)
+        self.results.setOpenExternalLinks(False)
+        self.results.anchorClicked.connect(self._anchor)
+        self.info = QLabel()
+        self.info.setTextFormat(Qt.PlainText)
+
+        top = QHBoxLayout()
+        top.addWidget(self.query, 1)
+        top.addWidget(self.mode)
+        top.addWidget(self.search_button)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(4, 4, 4, 4)
+        layout.addLayout(top)
+        layout.addWidget(self.info)
+        layout.addWidget(self.results, 1)
+        self.retranslate()
+        notifier.changed.connect(self._language_changed)
+        session.kb_changed.connect(lambda _kb: self.clear())
+
+    def _language_changed(self, _language: str) -> None:
+        self.retranslate()
+
+    def retranslate(self) -> None:
+        self.query.setPlaceholderText(tr("Search your documents (Russian, English, Japanese…)"))
+        self.search_button.setText(tr("Search"))
+        current = self.mode.currentIndex()
+        self.mode.clear()
+        self.mode.addItems([tr("Words + meaning"), tr("Words only"), tr("Meaning only")])
+        self.mode.setCurrentIndex(max(current, 0))
+        self.mode.setToolTip(tr("Hybrid ranking (recommended), keyword (BM25) only, or embeddings only"))
+        if self.hits:
+            self._render()
+        elif not self.searching and not self.query.text():
+            self.results.setHtml(f"<p>{html.escape(tr('Type words to find passages. No model is needed for search.'))}</p>")
+
+    def clear(self) -> None:
+        self.hits = []
+        self.results.clear()
+        self.info.clear()
+        self.retranslate()
+
+    def run_search(self) -> None:
+        text = self.query.text().strip()
+        if not text:
+            return
+        self._request += 1
+        request = self._request
+        mode = MODES[max(self.mode.currentIndex(), 0)]
+        self.searching = True
+        self.search_button.setEnabled(False)
+        self.info.setText(tr("Searching…"))
+
+        def done(future) -> None:
+            if request != self._request:
+                return
+            self.searching = False
+            self.search_button.setEnabled(True)
+            try:
+                self.hits = future.result()
+            except Exception as exc:
+                self.hits = []
+                self.info.setText(tr("Search failed: {error}", error=exc))
+                self.results.clear()
+                return
+            self.terms = query_terms(text)
+            self.info.setText(trn("{n} passage", "{n} passages", len(self.hits)) if self.hits
+                              else tr("No matching passages"))
+            self._render()
+
+        if self.session.run(lambda kb: kb.search(text, 20, mode), done) is None:
+            self.searching = False
+            self.search_button.setEnabled(True)
+            self.info.setText(tr("No knowledge base is open."))
+
+    def _render(self) -> None:
+        c = colors()
+        rows = []
+        for i, hit in enumerate(self.hits):
+            p = hit.passage
+            where = os.path.basename(p.path) + (tr(", p. {page}", page=p.page) if p.page else "")
+            text, spans = snippet(p.text, self.terms)
+            rows.append(
+                f'<p style="margin-bottom:10px;"><a href="hit:{i}" style="color:{c.cite};"><b>{i + 1}. '
+                f'{html.escape(where)}</b></a> <span style="color:{c.muted};"><small>{html.escape(p.title or "")}'
+                f"</small></span><br>{marked_html(text, spans, c.term_bg)}</p>"
+            )
+        self.results.setHtml("".join(rows))
+
+    def _anchor(self, url: QUrl) -> None:
+        target = url.toString()
+        if target.startswith("hit:"):
+            i = int(target[4:])
+            if 0 <= i < len(self.hits):
+                self.open_hit.emit(self.hits[i])

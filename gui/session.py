@@ -1,0 +1,122 @@
+"""The open knowledge base, and every background job that uses it.
+
+A KnowledgeBase holds a process lock on its folder: one open instance per
+process. Switching (or renaming, deleting) therefore means: ask the running
+jobs to stop (`about_to_close`: indexing and answering cancel their events),
+wait for them on the main thread without blocking it, close, then open the
+next one. Jobs go through `run(fn(kb), on_done)` so the session knows them.
+"""
+from __future__ import annotations
+
+import logging
+from concurrent.futures import Future
+from pathlib import Path
+from typing import Any, Callable
+
+from PySide6.QtCore import QObject, Signal
+
+from gui.tasks import TaskManager
+
+log = logging.getLogger("docent.gui")
+
+
+class KbSession(QObject):
+    about_to_close = Signal()         # jobs: cancel now
+    kb_changed = Signal(object)       # the new KnowledgeBase, or None
+    open_failed = Signal(str)         # a one-line reason
+
+    def __init__(self, tasks: TaskManager, parent: QObject | None = None):
+        super().__init__(parent)
+        self.tasks = tasks
+        self.kb = None
+        self.generation = 0           # bumps at every switch: late results of old jobs are ignored
+        self._jobs: set[Future] = set()
+        self._pending: tuple[Callable[[], None] | None, Path | None] | None = None
+
+    # -- opening and closing ------------------------------------------------
+    def open_now(self, root: Path | str) -> bool:
+        """Open synchronously (startup). False and `open_failed` when it cannot."""
+        from index.kb import KnowledgeBase, KnowledgeBaseBusy, KnowledgeBaseError
+
+        try:
+            self.kb = KnowledgeBase.open(root)
+        except (KnowledgeBaseBusy, KnowledgeBaseError, OSError) as exc:
+            self.kb = None
+            self.open_failed.emit(str(exc))
+            self.kb_changed.emit(None)
+            return False
+        self.generation += 1
+        self.kb_changed.emit(self.kb)
+        return True
+
+    def switch(self, root: Path | str | None, between: Callable[[], None] | None = None) -> None:
+        """Close the current knowledge base once its jobs end, run `between` (rename, delete...), open root."""
+        self._pending = (between, Path(root) if root is not None else None)
+        self.about_to_close.emit()
+        self._maybe_finish_switch()
+
+    @property
+    def switching(self) -> bool:
+        return self._pending is not None
+
+    def _maybe_finish_switch(self) -> None:
+        if self._pending is None or any(not f.done() for f in self._jobs):
+            return
+        between, root = self._pending
+        self._pending = None
+        self._close_kb()
+        error = None
+        if between is not None:
+            try:
+                between()
+            except Exception as exc:  # reported, then the previous or next KB opens anyway
+                error = str(exc)
+        if root is not None:
+            self.open_now(root)
+        else:
+            self.kb_changed.emit(None)
+        if error:
+            self.open_failed.emit(error)
+
+    def _close_kb(self) -> None:
+        kb, self.kb = self.kb, None
+        self.generation += 1
+        if kb is not None:
+            try:
+                kb.close()
+            except Exception:  # pragma: no cover - closing must not stop a switch
+                log.exception("closing knowledge base")
+
+    def close(self) -> None:
+        """At exit: callers have cancelled their jobs; wait for them, then close."""
+        self.about_to_close.emit()
+        for f in list(self._jobs):
+            try:
+                f.result(timeout=60)
+            except Exception:
+                pass
+        self._close_kb()
+
+    # -- jobs -------------------------------------------------------------------
+    def run(self, fn: Callable[[Any], Any], on_done: Callable[[Future], None] | None = None) -> Future | None:
+        """Run fn(kb) in the background; on_done(future) on the main thread unless the KB changed meanwhile."""
+        kb = self.kb
+        if kb is None or self._pending is not None:
+            return None
+        generation = self.generation
+
+        def done(future: Future) -> None:
+            self._jobs.discard(future)
+            try:
+                if on_done is not None and generation == self.generation:
+                    on_done(future)
+            finally:
+                self._maybe_finish_switch()
+
+        future = self.tasks.run_in_background(lambda: fn(kb), done)
+        self._jobs.add(future)
+        return future
+
+    @property
+    def busy(self) -> bool:
+        return any(not f.done() for f in self._jobs)
