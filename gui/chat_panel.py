@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import datetime
 
-from PySide6.QtCore import QMimeData, Qt, QTimer, QUrl, Signal
+from PySide6.QtCore import Qt, QTimer, QUrl, Signal
 from PySide6.QtGui import QGuiApplication, QTextCursor
 from PySide6.QtWidgets import (
     QComboBox, QHBoxLayout, QLabel, QPlainTextEdit, QPushButton, QSizePolicy, QTextBrowser, QToolTip, QVBoxLayout,
@@ -321,10 +321,12 @@ class ChatPanel(QWidget):
         return self.copy_turn(turns[-1]) if turns else False
 
     def copy_turn(self, turn: Turn) -> bool:
-        mime = QMimeData()
-        mime.setText(answer_plain(turn))
-        mime.setHtml(answer_clipboard_html(turn, colors()))
-        QGuiApplication.clipboard().setMimeData(mime)
+        # The clipboard keeps its QMimeData until Qt's exit handlers, after Python has
+        # finalized: one created from Python would call back into it and crash the exit.
+        # setText makes a C++ QMimeData; the HTML flavour is added to that one.
+        clipboard = QGuiApplication.clipboard()
+        clipboard.setText(answer_plain(turn))
+        clipboard.mimeData().setHtml(answer_clipboard_html(turn, colors()))
         self.status.setText(tr("Answer copied with its citations."))
         return True
 

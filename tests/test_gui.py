@@ -200,6 +200,7 @@ def test_add_folder_index_ask_stream_cite_pdf_and_search(qtbot, tmp_path, make_w
     assert window.chat.copy_last()
     copied = QApplication.clipboard().text()
     assert "[1]" in copied and "[?]" in copied and "transsib.ru.txt" in copied and cit.quote in copied
+    assert "transsib.ru.txt" in QApplication.clipboard().mimeData().html()  # rich flavour for editors
 
     # a PDF citation opens the rendered page with the region highlighted
     forced.text = PDF_SENTENCE
