@@ -29,6 +29,11 @@ def main(argv: list[str] | None = None) -> int:
     from index.config import offline_environment
 
     offline_environment()  # before any library that could phone home is imported (GUI included)
+    if argv[:1] == ["--docent-vector-worker"]:  # frozen builds: index/vector_worker.py, likewise
+        from index.vector_worker import serve
+
+        serve(argv[1], int(argv[2]))
+        return 0
     if argv[:1] == ["--docent-extract-worker"]:  # frozen builds: index/limits.py runs its worker through us
         from index.limits import worker_entry
 

@@ -102,6 +102,8 @@ def run(argv: list[str] | None = None, kb_dir: str | None = None) -> int:
         if first_start and sample_docs_dir().is_dir():
             window.index_paths([str(sample_docs_dir())])  # first start: something useful to ask about
 
+    QTimer.singleShot(0, window.check_fonts)  # after the first paint: font enumeration is not free
+
     if not bench:
         # Once the window is up and idle, import the search libraries in the background so the first
         # search or indexing run does not wait for them (llama.cpp and the model still load on first ask).

@@ -39,6 +39,11 @@ RU: dict[str, str] = {
     "Stopping…": "Останавливаю…",
     "Writing the answer…": "Пишу ответ…",
     "Answer copied with its citations.": "Ответ скопирован вместе со ссылками.",
+    "No CJK font: Japanese shows as boxes": "Нет шрифта CJK: японский текст показан квадратами",
+    "No Japanese/Chinese font is installed, so such text shows as boxes. "
+    "Install one (Debian/Ubuntu: sudo apt install fonts-noto-cjk) or put a .ttf/.otf file in {folder}.":
+        "Не установлен шрифт для японского/китайского, такой текст показан квадратами. "
+        "Установите его (Debian/Ubuntu: sudo apt install fonts-noto-cjk) или положите файл .ttf/.otf в {folder}.",
     "No knowledge base is open.": "База знаний не открыта.",
     "Busy: wait for the current answer or press Stop.": "Занято: дождитесь ответа или нажмите «Стоп».",
     "New conversation": "Новая беседа",

@@ -176,6 +176,20 @@ class MainWindow(QMainWindow):
         if kind != "working":  # step messages belong to the chat; the status bar shows the model's state
             self.status_label.setText(text)
 
+    def check_fonts(self) -> str | None:
+        """Load shipped CJK fonts; if Japanese still cannot be drawn, say so in the status bar."""
+        from gui.fonts import missing_cjk_font_message
+
+        message = missing_cjk_font_message()
+        if message:
+            log.warning("%s", message)
+            self.font_warning = QLabel(tr("No CJK font: Japanese shows as boxes"))
+            self.font_warning.setToolTip(message)
+            self.font_warning.setStyleSheet("color: #b25000;")
+            self.statusBar().addPermanentWidget(self.font_warning)
+            self.statusBar().showMessage(message, 30000)
+        return message
+
     def _on_open_failed(self, message: str) -> None:
         self.status_label.setText(message)
         QMessageBox.warning(self, "Docent", message)

@@ -27,6 +27,9 @@ class KbSession(QObject):
 
     def __init__(self, tasks: TaskManager, parent: QObject | None = None):
         super().__init__(parent)
+        from index.vector_worker import use_worker_process
+
+        use_worker_process()  # Chroma's upserts hold the GIL: keep them out of the UI's process
         self.tasks = tasks
         self.kb = None
         self.generation = 0           # bumps at every switch: late results of old jobs are ignored

@@ -86,7 +86,8 @@ class _TorchBackend:
         torch.set_num_threads(_threads())
         self.device = preferred_device()
         self.model = SentenceTransformer(path, device=self.device, local_files_only=True)
-        self.dimension = int(self.model.get_sentence_embedding_dimension())
+        dimension = getattr(self.model, "get_embedding_dimension", None) or self.model.get_sentence_embedding_dimension
+        self.dimension = int(dimension())
         self.max_seq_length = int(getattr(self.model, "max_seq_length", 256) or 256)
 
     def encode(self, texts: list[str]) -> np.ndarray:
@@ -149,6 +150,8 @@ class _OnnxBackend:
         cache = model_cache_dir()
         key = hashlib.sha1(str(model_dir.resolve()).encode()).hexdigest()[:12]
         fp32 = cache / f"{model_dir.name}-{key}.onnx"
+        if not fp32.exists() and (model_dir / "docent-model.onnx").exists():  # packaged: shipped export
+            fp32 = model_dir / "docent-model.onnx"
         if not fp32.exists():
             log.info("exporting %s to ONNX (once)", model_dir)
             export_onnx(model_dir, fp32)

@@ -115,8 +115,8 @@ def check(kb, settled: bool = True, probes: int = 5, seed: int = 0) -> Integrity
     sample = sorted(catalog_vids & chroma_vids)
     random.Random(seed).shuffle(sample)
     for vid in sample[:probes]:
-        got = kb.vectors.collection.get(ids=[vid], include=["embeddings"])
-        hits = kb.vectors.query(got["embeddings"][0], 3)
+        vector = kb.vectors.embedding(vid)
+        hits = kb.vectors.query(vector, 3) if vector is not None else []
         if not hits or hits[0][1] < 0.999 and vid not in [h[0] for h in hits]:
             problem(f"dense search does not find {vid} by its own vector: {hits[:1]}")
         out.dense_probes += 1

@@ -76,7 +76,8 @@ def _nearly_full(root: Path) -> bool:
 
 def _storage_error(exc: BaseException) -> bool:
     """An error from the storage layers (SQLite, the OS, Chroma), not one of ours."""
-    return isinstance(exc, (sqlite3.Error, OSError)) or type(exc).__module__.startswith("chromadb")
+    return (isinstance(exc, (sqlite3.Error, OSError)) or type(exc).__module__.startswith("chromadb")
+            or getattr(exc, "storage", False))  # index.vectors.VectorStoreError: Chroma's, from its worker
 
 
 def disk_full_error(exc: BaseException, root: Path, writing: bool = False) -> DiskFullError | None:

@@ -4,10 +4,17 @@ Ids are `<content-hash>#<n>` and the only metadata is the content hash, so
 a renamed or duplicated file reuses its vectors and removal is one
 delete-by-metadata. We always pass our own embeddings: Chroma's default
 embedding function would download a model.
+
+In the desktop app Chroma runs in a worker process of its own
+(index/vector_worker.py): its Rust core holds the GIL for a whole upsert
+(about 0.4 ms per vector, plus index persistence now and then), which froze
+the event loop for 100-300 ms per batch when it ran in the app's process.
+Command-line runs keep it in-process (no event loop to protect, no process to start).
 """
 from __future__ import annotations
 
 import logging
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -20,7 +27,9 @@ COLLECTION = "passages"
 MAX_BATCH = 5000  # Chroma's limit is 5,461 per call
 
 
-class VectorStore:
+class ChromaStore:
+    """Chroma in this process (the vector worker's side; also the fallback)."""
+
     def __init__(self, path: Path):
         import chromadb
         from chromadb.config import Settings
@@ -88,3 +97,93 @@ class VectorStore:
 
     def all_ids(self) -> list[str]:
         return list(self.collection.get(include=[])["ids"])
+
+    def embedding(self, vid: str) -> np.ndarray | None:
+        got = self.collection.get(ids=[vid], include=["embeddings"])
+        return np.asarray(got["embeddings"][0], dtype=np.float32) if len(got["ids"]) else None
+
+    def telemetry_enabled(self) -> bool:
+        return bool(self.client.get_settings().anonymized_telemetry)
+
+
+
+class VectorStore:
+    """The knowledge base's vectors: Chroma in a worker process (in-process where none can start).
+
+    Thread-safe: calls are serialized. A worker that died (killed, crashed) is
+    started again and the call repeated once: every call is idempotent.
+    """
+
+    def __init__(self, path: Path):
+        from index.vector_worker import WorkerConnection, worker_wanted
+
+        self.path = path
+        self._lock = threading.Lock()
+        self._local: ChromaStore | None = None
+        self._worker = None
+        if not worker_wanted():
+            self._local = ChromaStore(path)
+            return
+        try:
+            self._worker = WorkerConnection(path)
+        except WorkerUnavailable as exc:
+            log.warning("vector worker unavailable (%s); using Chroma in-process", exc)
+            self._local = ChromaStore(path)
+
+    @property
+    def in_process(self) -> bool:
+        return self._local is not None
+
+    def _call(self, name: str, *args):
+        with self._lock:
+            if self._local is not None:
+                return getattr(self._local, name)(*args)
+            return self._worker.call(name, *args)
+
+    def close(self) -> None:
+        with self._lock:
+            if self._local is not None:
+                self._local.close()
+            elif self._worker is not None:
+                self._worker.close()
+
+    def count(self) -> int:
+        return self._call("count")
+
+    def has(self, ids: list[str]) -> set[str]:
+        return self._call("has", ids)
+
+    def upsert(self, content_hash: str, vectors: np.ndarray) -> None:
+        self.upsert_many([(content_hash, len(vectors))], vectors)
+
+    def upsert_many(self, files: list[tuple[str, int]], vectors: np.ndarray) -> None:
+        self._call("upsert_many", files, np.ascontiguousarray(vectors, dtype=np.float32))
+
+    def delete_hash(self, content_hash: str) -> None:
+        self._call("delete_hash", content_hash)
+
+    def query(self, vector: np.ndarray, k: int) -> list[tuple[str, float]]:
+        return self._call("query", np.asarray(vector, dtype=np.float32), k)
+
+    def all_ids(self) -> list[str]:
+        return self._call("all_ids")
+
+    def embedding(self, vid: str) -> np.ndarray | None:
+        return self._call("embedding", vid)
+
+    def telemetry_enabled(self) -> bool:
+        return self._call("telemetry_enabled")
+
+
+class WorkerUnavailable(Exception):
+    pass
+
+
+class VectorStoreError(Exception):
+    """An error Chroma raised in the worker process, carried over by type name and message."""
+
+    storage = True  # index.kb treats it as a storage-layer failure (disk full detection)
+
+    def __init__(self, kind: str, message: str):
+        super().__init__(message)
+        self.kind = kind

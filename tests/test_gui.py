@@ -155,6 +155,7 @@ def test_add_folder_index_ask_stream_cite_pdf_and_search(qtbot, tmp_path, make_w
     assert report.files_indexed >= 8
     assert progress_events and progress_events[-1].files_done == progress_events[-1].files_total
     assert "passages/s" in window.kb_panel.progress_label.text() or window.kb_panel.progress.format()
+    assert window.session.kb.vectors.in_process is False  # Chroma wrote from its own process, off our GIL
 
     # failures appear in the file list with their reason; the filter finds them
     rows = {Path(r.path).name: r for r in window.kb_panel.model.rows}

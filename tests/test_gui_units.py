@@ -323,3 +323,42 @@ def test_many_void_qt_calls_do_not_exhaust_none(qapp):
         label.setText("x")
         label.objectNameChanged.emit("x")
     assert sys.getrefcount(None) > 0 and sys.getrefcount(True) > 0
+
+
+def test_missing_cjk_font_is_reported_and_shipped_fonts_are_loaded(qtbot, tmp_path, monkeypatch):
+    import shutil
+    import subprocess
+
+    from gui import fonts
+    from gui.main_window import MainWindow
+    from gui.tasks import TaskManager
+
+    monkeypatch.setenv("DOCENT_HOME", str(tmp_path / "home"))
+    bad = tmp_path / "shipped"
+    bad.mkdir()
+    (bad / "broken.ttf").write_bytes(b"not a font")
+    assert fonts.load_font_files([bad]) == []  # refused with a log line, nothing else
+
+    monkeypatch.setattr(fonts, "japanese_families", lambda: [])  # a machine without any CJK font
+    tasks = TaskManager()
+    window = MainWindow(tasks, AppSettings())
+    qtbot.addWidget(window)
+    try:
+        message = window.check_fonts()
+        assert "fonts-noto-cjk" in message and str(tmp_path / "home" / "fonts") in message
+        assert window.font_warning.toolTip() == message and window.font_warning.isVisibleTo(window)
+    finally:
+        window.shutdown()
+        tasks.shutdown()
+    monkeypatch.undo()
+
+    # A real CJK font file dropped into the user's fonts folder is registered and covers Japanese.
+    listed = subprocess.run(["fc-list", ":lang=ja", "file"], capture_output=True, text=True).stdout if shutil.which(
+        "fc-list") else ""
+    files = [line.split(":")[0] for line in listed.splitlines() if line.strip()]
+    if files:
+        user_fonts = tmp_path / "fonts"
+        user_fonts.mkdir()
+        shutil.copy(files[0], user_fonts)
+        assert fonts.load_font_files([user_fonts])
+        assert fonts.missing_cjk_font_message([user_fonts]) is None

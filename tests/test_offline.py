@@ -67,7 +67,7 @@ def test_index_and_search_in_process(tmp_path, corpus, no_network, monkeypatch):
         assert report.files_indexed == 3 and not report.files_failed, report.files_failed
         assert kb.search("Trans-Siberian railway", 3)[0].passage.path.endswith(("rail.md", "report.pdf"))
         assert kb.documents_for("茶道", 2)
-        assert kb.vectors.client.get_settings().anonymized_telemetry is False
+        assert kb.vectors.telemetry_enabled() is False
 
 
 def test_guard_catches_what_it_should(no_network):

@@ -1,0 +1,228 @@
+"""Chroma in a process of its own, driven over a pipe by index.vectors.VectorStore.
+
+Why: Chroma's Rust core keeps the GIL for the whole of an upsert, so in the
+desktop app's process each batch of vectors froze the event loop. The worker
+owns the Chroma client; requests and replies are length-prefixed pickles
+(our own process on both ends, never data from outside). It dies with its
+parent (PR_SET_PDEATHSIG on Linux, end of the pipe elsewhere), so a killed
+indexer never leaves a second writer on the knowledge base.
+
+The desktop app turns it on (use_worker_process);
+DOCENT_VECTORS_IN_PROCESS=1 keeps Chroma in the calling process regardless.
+"""
+from __future__ import annotations
+
+import logging
+import os
+import pickle
+import signal
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+log = logging.getLogger("docent.vectors")
+
+_HEAD = 8
+_PACKAGE_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+_BOOT = (
+    "import sys; sys.path.insert(0, sys.argv[1]); "
+    "from index.vector_worker import serve; serve(sys.argv[2], int(sys.argv[3]))"
+)
+FROZEN_FLAG = "--docent-vector-worker"  # a frozen build has no `-c`: main.py dispatches this flag
+START_TIMEOUT_S = 120
+
+
+_wanted = False
+
+
+def use_worker_process(on: bool = True) -> None:
+    """The desktop app asks for the worker (stdlib-only module: cheap to import at start-up)."""
+    global _wanted
+    _wanted = on
+
+
+def worker_wanted() -> bool:
+    return _wanted and os.environ.get("DOCENT_VECTORS_IN_PROCESS") != "1"
+
+
+def _write(stream, obj) -> None:
+    data = pickle.dumps(obj, protocol=pickle.HIGHEST_PROTOCOL)
+    stream.write(len(data).to_bytes(_HEAD, "big") + data)
+    stream.flush()
+
+
+def _read(stream):
+    head = stream.read(_HEAD)
+    if len(head) < _HEAD:
+        raise EOFError
+    size = int.from_bytes(head, "big")
+    data = stream.read(size)
+    if len(data) < size:
+        raise EOFError
+    return pickle.loads(data)
+
+
+# -- worker side ------------------------------------------------------------------------------
+
+
+def serve(path: str, parent_pid: int) -> None:
+    """The worker's loop: (method, args) in; ("ok", result) | ("error", kind, message, errno) out."""
+    from index.limits import _die_with_parent
+
+    _die_with_parent(parent_pid)
+    try:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl+C is the parent's to handle
+    except (ValueError, OSError):
+        pass
+    inp = os.fdopen(os.dup(0), "rb")
+    out = os.fdopen(os.dup(1), "wb")
+    devnull = os.open(os.devnull, os.O_RDWR)
+    os.dup2(devnull, 0)
+    os.dup2(devnull, 1)
+    from index.config import offline_environment
+    from index.vectors import ChromaStore
+
+    offline_environment()
+    try:
+        store = ChromaStore(Path(path))
+    except Exception as exc:  # noqa: BLE001 - reported to the parent, which raises it
+        _write(out, _error(exc))
+        return
+    _write(out, ("ready", os.getpid()))
+    while True:
+        try:
+            name, args = _read(inp)
+        except (EOFError, OSError, ValueError):
+            break
+        if name == "close":
+            store.close()
+            _write(out, ("ok", None))
+            break
+        try:
+            reply = ("ok", getattr(store, name)(*args))
+        except Exception as exc:  # noqa: BLE001
+            reply = _error(exc)
+        _write(out, reply)
+    os._exit(0)  # no interpreter teardown: Chroma's threads must not outlive a closed pipe
+
+
+def _error(exc: BaseException) -> tuple:
+    kind = f"{type(exc).__module__}.{type(exc).__name__}"
+    return ("error", kind, str(exc) or kind, getattr(exc, "errno", None) if isinstance(exc, OSError) else None)
+
+
+# -- parent side ------------------------------------------------------------------------------
+
+
+class WorkerConnection:
+    """One worker process for one Chroma folder; restarted once if it died between calls."""
+
+    def __init__(self, path: Path):
+        self.path = path
+        self._proc: subprocess.Popen | None = None
+        self.restarts = 0
+        self._start()
+
+    def _command(self) -> list[str]:
+        args = [str(self.path), str(os.getpid())]
+        if getattr(sys, "frozen", False):
+            return [sys.executable, FROZEN_FLAG, *args]
+        return [sys.executable, "-c", _BOOT, _PACKAGE_ROOT, *args]
+
+    def _start(self) -> None:
+        from index.vectors import WorkerUnavailable
+
+        kwargs = {}
+        if os.name == "nt":  # pragma: no cover - Windows
+            kwargs["creationflags"] = getattr(subprocess, "CREATE_NO_WINDOW", 0)
+        try:
+            proc = subprocess.Popen(self._command(), stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                    stderr=subprocess.DEVNULL, close_fds=True, **kwargs)
+        except OSError as exc:
+            raise WorkerUnavailable(str(exc)) from None
+        first = self._first_reply(proc)
+        if first is None:
+            self._stop(proc)
+            raise WorkerUnavailable("the vector worker exited at start")
+        if first[0] == "error":
+            self._stop(proc)
+            raise self._exception(first)
+        self._proc = proc
+
+    @staticmethod
+    def _first_reply(proc: subprocess.Popen):
+        box: list = []
+
+        def read() -> None:
+            try:
+                box.append(_read(proc.stdout))
+            except Exception:  # noqa: BLE001 - EOF: it died
+                pass
+
+        reader = threading.Thread(target=read, daemon=True, name="docent-vector-start")
+        reader.start()
+        reader.join(START_TIMEOUT_S)
+        return box[0] if box else None
+
+    @staticmethod
+    def _exception(reply: tuple) -> Exception:
+        from index.vectors import VectorStoreError
+
+        _, kind, message, err = reply
+        if err is not None:
+            return OSError(err, message)
+        return VectorStoreError(kind, message)
+
+    def call(self, name: str, *args):
+        for attempt in (0, 1):
+            if self._proc is None:
+                self._start()
+                self.restarts += 1
+            try:
+                _write(self._proc.stdin, (name, args))
+                reply = _read(self._proc.stdout)
+            except (EOFError, OSError, ValueError) as exc:
+                log.warning("vector worker %s ended (%s); starting another", self._proc.pid, exc or type(exc).__name__)
+                self._stop(self._proc)
+                self._proc = None
+                if attempt:
+                    from index.vectors import VectorStoreError
+
+                    raise VectorStoreError("worker", "the vector worker keeps dying; see the log") from None
+                continue
+            if reply[0] == "ok":
+                return reply[1]
+            raise self._exception(reply)
+
+    def close(self) -> None:
+        proc, self._proc = self._proc, None
+        if proc is None:
+            return
+        try:
+            _write(proc.stdin, ("close", ()))
+            _read(proc.stdout)
+        except (EOFError, OSError, ValueError):
+            pass
+        self._stop(proc)
+
+    @staticmethod
+    def _stop(proc: subprocess.Popen) -> None:
+        for stream in (proc.stdin, proc.stdout):
+            try:
+                stream.close()
+            except OSError:
+                pass
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(5)
+
+    def __del__(self) -> None:  # a store dropped without close(): do not leave the worker behind
+        proc = getattr(self, "_proc", None)
+        if proc is not None and proc.poll() is None:
+            try:
+                proc.kill()
+            except OSError:
+                pass
