@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import sys
 from pathlib import Path
 from typing import Callable
 
@@ -34,6 +35,9 @@ def bundled_model_available() -> bool:
 
 
 def default_model_path(data_dir: Path) -> Path:
+    shipped = Path(getattr(sys, "_MEIPASS", "")) / "models" / BUNDLED_FILENAME  # packaged app: used in place
+    if getattr(sys, "frozen", False) and shipped.is_file():
+        return shipped
     return Path(data_dir) / "models" / BUNDLED_FILENAME
 
 
