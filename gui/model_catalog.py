@@ -7,9 +7,11 @@ duration only, because the user clicked "Download". It
   1. lists the repository and picks the file of the recommended quantization
      (Q4_K_M; Saiga names it q4_K, the same llama.cpp preset),
   2. reads the file's size and SHA-256 from the hub (the LFS object id),
-  3. downloads with `hf_hub_download(local_dir=...)`, which resumes a partial
-     download left in `<dir>/.cache/huggingface/download/` by an earlier,
-     interrupted or cancelled attempt,
+  3. downloads into `<dir>/.cache/huggingface/download/<name>.<etag>.incomplete`
+     with huggingface_hub's `http_get`, resuming (HTTP Range) what an earlier,
+     interrupted or cancelled attempt left there, then moves it into place
+     (`hf_hub_download` cannot: in huggingface_hub 2.4 it downloads to a
+     temporary file unique to the call and deletes it on failure),
   4. checks the SHA-256 of the result and the GGUF header before using it.
 
 Sizes are approximate (Q4_K_M of an 8B Llama 3 is about 4.9 GB); repository
@@ -19,9 +21,11 @@ names are the public GGUF repositories linked from the model cards in
 from __future__ import annotations
 
 import fnmatch
+import glob
 import hashlib
 import logging
 import os
+import re
 import threading
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -175,10 +179,12 @@ class _ProgressBar:
         self.report("download", self.n, self.total)
 
     def update(self, n: int = 1) -> None:
-        self.n += int(n or 0)
-        self.report("download", self.n, self.total)
+        # http_get calls update() before writing the chunk: raise before counting it, so the last
+        # progress reported is what is on disk (and what the next attempt resumes from)
         if self.cancel.is_set():
             raise DownloadCancelled("download cancelled (it resumes from here next time)")
+        self.n += int(n or 0)
+        self.report("download", self.n, self.total)
 
     def __enter__(self):
         return self
@@ -208,6 +214,36 @@ def sha256_of(path: Path, report: Progress | None = None, cancel: threading.Even
     return digest.hexdigest()
 
 
+def _fetch(repo_id: str, filename: str, dest_dir: Path, endpoint: str | None, tqdm_class) -> Path:
+    """Download one hub file to dest_dir/filename, keeping the partial file across attempts (resume)."""
+    from huggingface_hub import get_hf_file_metadata, hf_hub_url
+    from huggingface_hub.file_download import http_get
+
+    target = dest_dir / filename
+    if ".." in Path(filename).parts or Path(filename).is_absolute():
+        raise DownloadError(f"unexpected file name in the repository: {filename}")
+    meta = get_hf_file_metadata(hf_hub_url(repo_id, filename, endpoint=endpoint), endpoint=endpoint)
+    if not meta.etag:
+        raise DownloadError(f"the hub sent no ETag for {filename}")
+    if target.is_file() and meta.size is not None and target.stat().st_size == meta.size:
+        return target  # already here (an earlier download); the SHA-256 check follows
+    partial_dir = dest_dir / ".cache" / "huggingface" / "download"
+    partial_dir.mkdir(parents=True, exist_ok=True)
+    name = Path(filename).name
+    partial = partial_dir / f"{name}.{re.sub(r'[^A-Za-z0-9_.-]', '_', meta.etag)}.incomplete"
+    for stale in partial_dir.glob(f"{glob.escape(name)}.*.incomplete"):
+        if stale != partial:  # left by an attempt at an older version of the file
+            stale.unlink(missing_ok=True)
+    with open(partial, "ab") as fh:
+        if meta.size is not None and fh.tell() > meta.size:
+            fh.seek(0)
+            fh.truncate()
+        http_get(meta.location, fh, resume_size=fh.tell(), expected_size=meta.size, tqdm_class=tqdm_class)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    os.replace(partial, target)
+    return target
+
+
 def download(model: SeedModel, dest_dir: Path, report: Progress, cancel: threading.Event,
              endpoint: str | None = None) -> Path:
     """Download the model's recommended GGUF into dest_dir; returns its path (checked)."""
@@ -215,7 +251,7 @@ def download(model: SeedModel, dest_dir: Path, report: Progress, cancel: threadi
     dest_dir.mkdir(parents=True, exist_ok=True)
     endpoint = endpoint or os.environ.get("DOCENT_HF_ENDPOINT") or None
     try:
-        from huggingface_hub import HfApi, hf_hub_download
+        from huggingface_hub import HfApi
     except ImportError:
         raise DownloadError("downloads need the huggingface_hub package, which is not installed") from None
     report("listing", 0, 0)
@@ -234,10 +270,8 @@ def download(model: SeedModel, dest_dir: Path, report: Progress, cancel: threadi
             size = int(getattr(entry, "size", 0) or 0)
             if cancel.is_set():
                 raise DownloadCancelled("download cancelled")
-            path = hf_hub_download(
-                model.repo_id, filename, local_dir=str(dest_dir), endpoint=endpoint,
-                tqdm_class=lambda **kw: _ProgressBar(report, cancel, size, **kw),
-            )
+            path = _fetch(model.repo_id, filename, dest_dir, endpoint,
+                          tqdm_class=lambda **kw: _ProgressBar(report, cancel, size, **kw))
     except DownloadError:
         raise
     except Exception as exc:
@@ -259,5 +293,9 @@ def download(model: SeedModel, dest_dir: Path, report: Progress, cancel: threadi
     try:
         read_gguf_meta(path)
     except ModelError as exc:
+        try:
+            path.unlink()
+        except OSError:
+            pass
         raise DownloadError(f"the downloaded file is not a usable GGUF model: {exc}") from None
     return path
