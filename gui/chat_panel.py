@@ -288,7 +288,7 @@ class ChatPanel(QWidget):
             if not cursor.isNull():
                 cursor.setPosition(cursor.selectionStart())
                 self._live_cursor = cursor
-        QTimer.singleShot(0, lambda: self.transcript.verticalScrollBar().setValue(
+        QTimer.singleShot(0, self.transcript, lambda: self.transcript.verticalScrollBar().setValue(
             self.transcript.verticalScrollBar().maximum()))
 
     def _anchor(self, url: QUrl) -> None:

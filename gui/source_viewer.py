@@ -213,7 +213,7 @@ class SourceViewer(QWidget):
         self.pdf_view.fit_width()
         ratio = None
         self.pdf_page = self.pdf_view.highlight_quote(quote, page, ratio)
-        QTimer.singleShot(0, self.pdf_view.rescroll)  # once the view has its final size
+        QTimer.singleShot(0, self.pdf_view, self.pdf_view.rescroll)  # once the view has its final size
         return True
 
     def toggle_mode(self) -> None:
