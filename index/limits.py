@@ -230,19 +230,25 @@ def _from_json(obj: dict) -> Extracted:
     )
 
 
-def worker_entry(parent_pid: int, memory_mb: int) -> None:
-    """The worker's main loop: [path, max_bytes, max_chars] in; ["ok", {...}] | ["error", reason] out."""
+def detach_worker(parent_pid: int):
+    """A worker process's set-up: dies with its parent, leaves Ctrl+C to it, and keeps stdin/stdout
+    for the protocol (returned as binary files) while whatever a library prints goes nowhere."""
     _die_with_parent(parent_pid)
     try:
-        signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl+C is the indexer's to handle
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
     except (ValueError, OSError):
         pass
-    # The protocol gets its own descriptors; whatever a parser prints goes nowhere.
     inp = os.fdopen(os.dup(0), "rb")
     out = os.fdopen(os.dup(1), "wb")
     devnull = os.open(os.devnull, os.O_RDWR)
     os.dup2(devnull, 0)
     os.dup2(devnull, 1)
+    return inp, out
+
+
+def worker_entry(parent_pid: int, memory_mb: int) -> None:
+    """The worker's main loop: [path, max_bytes, max_chars] in; ["ok", {...}] | ["error", reason] out."""
+    inp, out = detach_worker(parent_pid)
     _warm_up()
     _apply_limits(memory_mb)
     _write_frame(out, ["ready", os.getpid()])

@@ -15,7 +15,6 @@ from __future__ import annotations
 import logging
 import os
 import pickle
-import signal
 import subprocess
 import sys
 import threading
@@ -68,18 +67,9 @@ def _read(stream):
 
 def serve(path: str, parent_pid: int) -> None:
     """The worker's loop: (method, args) in; ("ok", result) | ("error", kind, message, errno) out."""
-    from index.limits import _die_with_parent
+    from index.limits import detach_worker
 
-    _die_with_parent(parent_pid)
-    try:
-        signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl+C is the parent's to handle
-    except (ValueError, OSError):
-        pass
-    inp = os.fdopen(os.dup(0), "rb")
-    out = os.fdopen(os.dup(1), "wb")
-    devnull = os.open(os.devnull, os.O_RDWR)
-    os.dup2(devnull, 0)
-    os.dup2(devnull, 1)
+    inp, out = detach_worker(parent_pid)
     from index.config import offline_environment
     from index.vectors import ChromaStore
 
