@@ -10,7 +10,7 @@
              article's paragraphs are the documents; share of outputs that
              parse, use only offered ids, no duplicates (target 100%).
 
-    python bench/bench_pipeline.py [--model GGUF] [--limit N] [--reps R]
+    python bench/bench_pipeline.py [--model GGUF] [--limit N] [--reps R] [--langs en,ru,ja]
 
 --limit N: questions per language for the validity section (0 = every question).
 """
@@ -218,6 +218,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--tokens", type=int, default=128, help="tokens generated per speed run")
     ap.add_argument("--reps", type=int, default=5)
     ap.add_argument("--skip", default="", help="comma list of sections to skip: speed,reuse,validity")
+    ap.add_argument("--langs", default="en,ru,ja", help="dev sets to use (comma list)")
     args = ap.parse_args(argv)
     skip = set(filter(None, args.skip.split(",")))
 
@@ -228,7 +229,8 @@ def main(argv: list[str] | None = None) -> int:
         from index.config import data_dir
 
         model = ensure_default_model(args.data_dir or data_dir(), progress=lambda m: print(m, file=sys.stderr))
-    sets = load_sets(args.eval)
+    wanted = set(filter(None, args.langs.split(",")))
+    sets = {lang: data for lang, data in load_sets(args.eval).items() if lang in wanted}
     if not sets:
         print(f"no evaluation data under {args.eval}")
         return 1
