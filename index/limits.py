@@ -127,13 +127,13 @@ _PACKAGE_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 _FRAME = 8  # bytes of big-endian length before each JSON frame
 
 
-def _write_frame(stream, obj) -> None:
-    data = json.dumps(obj, ensure_ascii=False).encode("utf-8", "surrogatepass")
+def write_bytes_frame(stream, data: bytes) -> None:
+    """A worker pipe's framing (extraction and vector workers): length, then the bytes."""
     stream.write(len(data).to_bytes(_FRAME, "big") + data)
     stream.flush()
 
 
-def _read_frame(stream):
+def read_bytes_frame(stream) -> bytes:
     head = stream.read(_FRAME)
     if len(head) < _FRAME:
         raise EOFError
@@ -141,7 +141,15 @@ def _read_frame(stream):
     data = stream.read(size)
     if len(data) < size:
         raise EOFError
-    return json.loads(data.decode("utf-8", "surrogatepass"))
+    return data
+
+
+def _write_frame(stream, obj) -> None:
+    write_bytes_frame(stream, json.dumps(obj, ensure_ascii=False).encode("utf-8", "surrogatepass"))
+
+
+def _read_frame(stream):
+    return json.loads(read_bytes_frame(stream).decode("utf-8", "surrogatepass"))
 
 
 def _die_with_parent(parent_pid: int) -> None:

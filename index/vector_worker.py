@@ -22,7 +22,6 @@ from pathlib import Path
 
 log = logging.getLogger("docent.vectors")
 
-_HEAD = 8
 _PACKAGE_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 _BOOT = (
     "import sys; sys.path.insert(0, sys.argv[1]); "
@@ -46,20 +45,15 @@ def worker_wanted() -> bool:
 
 
 def _write(stream, obj) -> None:
-    data = pickle.dumps(obj, protocol=pickle.HIGHEST_PROTOCOL)
-    stream.write(len(data).to_bytes(_HEAD, "big") + data)
-    stream.flush()
+    from index.limits import write_bytes_frame
+
+    write_bytes_frame(stream, pickle.dumps(obj, protocol=pickle.HIGHEST_PROTOCOL))
 
 
 def _read(stream):
-    head = stream.read(_HEAD)
-    if len(head) < _HEAD:
-        raise EOFError
-    size = int.from_bytes(head, "big")
-    data = stream.read(size)
-    if len(data) < size:
-        raise EOFError
-    return pickle.loads(data)
+    from index.limits import read_bytes_frame
+
+    return pickle.loads(read_bytes_frame(stream))
 
 
 # -- worker side ------------------------------------------------------------------------------
