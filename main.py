@@ -45,6 +45,7 @@ def main(argv: list[str] | None = None) -> int:
         return run()
     from index.commands import CommandError
     from index.config import setup_logging
+    from index.errors import KnowledgeBaseError
 
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -55,6 +56,9 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return args.func(args) or 0
     except CommandError as exc:
+        print(f"docent: {exc}", file=sys.stderr)
+        return 1
+    except KnowledgeBaseError as exc:  # e.g. a shared knowledge base's server went away mid-command
         print(f"docent: {exc}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:

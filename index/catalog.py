@@ -46,6 +46,8 @@ CREATE INDEX IF NOT EXISTS passages_vector ON passages(vector_id);
 CREATE VIRTUAL TABLE IF NOT EXISTS passages_fts USING fts5(terms, tokenize="unicode61 remove_diacritics 0");
 CREATE VIRTUAL TABLE IF NOT EXISTS passages_vocab USING fts5vocab(passages_fts, row);
 CREATE TABLE IF NOT EXISTS chroma_gc(hash TEXT PRIMARY KEY);
+-- Files other clients of a shared (remote) knowledge base indexed: server record id -> our copy.
+CREATE TABLE IF NOT EXISTS remote_files(record_id TEXT PRIMARY KEY, file_id INTEGER UNIQUE NOT NULL, hash TEXT);
 """
 
 
@@ -279,6 +281,27 @@ class Catalog:
         self.db.execute(
             "DELETE FROM chroma_gc WHERE hash IN (SELECT hash FROM files WHERE status='indexed')"
         )
+
+    # -- other clients' files (shared knowledge bases, index/remote.py) -------------
+    def foreign_records(self) -> dict[str, tuple[int, str]]:
+        return {r[0]: (r[1], r[2]) for r in self.db.execute("SELECT record_id, file_id, hash FROM remote_files")}
+
+    def foreign_file_ids(self) -> list[int]:
+        return [r[0] for r in self.db.execute("SELECT file_id FROM remote_files")]
+
+    def store_foreign(self, record_id: str, path: str, *, content_hash: str, title: str, fmt: str, size: int,
+                      text: str, passages: Iterable[NewPassage]) -> None:
+        """Another client's file, copied from the server (the caller begins/commits)."""
+        self.store_indexed(path, size=size, mtime_ns=0, content_hash=content_hash, title=title, fmt=fmt,
+                           encoding=None, text=text, passages=passages)
+        file_id = self.file(path).id
+        self.db.execute("INSERT OR REPLACE INTO remote_files VALUES(?, ?, ?)", (record_id, file_id, content_hash))
+
+    def remove_foreign(self, record_id: str, file_id: int) -> None:
+        row = self.db.execute(f"SELECT {_FILE_COLUMNS} FROM files WHERE id=?", (file_id,)).fetchone()
+        if row is not None:
+            self.remove(FileRecord(*row))
+        self.db.execute("DELETE FROM remote_files WHERE record_id=?", (record_id,))
 
     # -- reading ------------------------------------------------------------
     def text_of(self, file_id: int) -> str:

@@ -17,9 +17,16 @@ def _open_kb(args):
     from index.kb import KnowledgeBase, KnowledgeBaseBusy, KnowledgeBaseError
 
     try:
-        return KnowledgeBase.open(args.kb)
+        kb = KnowledgeBase.open(args.kb)
     except (KnowledgeBaseBusy, KnowledgeBaseError) as exc:
         raise CommandError(str(exc)) from None
+    if kb.remote is not None:  # a shared knowledge base: reach the server now, with its news
+        try:
+            kb.refresh(force=True)
+        except KnowledgeBaseError as exc:
+            kb.close()
+            raise CommandError(str(exc)) from None
+    return kb
 
 
 def _fmt_time(seconds: float | None) -> str:

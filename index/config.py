@@ -91,6 +91,7 @@ class EngineSettings:
     max_extract_memory_mb: int = 2048  # address space the parser may add
     dense_weight: float = 0.5
     lexical_weight: float = 1.0
+    remote: str = ""  # chroma://host:port/name: a shared knowledge base (index/remote.py); "" = local
     extra: dict = field(default_factory=dict)
 
     @classmethod
@@ -125,6 +126,9 @@ def setup_logging(verbose: bool = False) -> None:
     if root.handlers:
         return
     root.setLevel(logging.DEBUG)
+    from index.credentials import RedactingFilter
+
+    redacting = RedactingFilter()  # tokens and API keys never reach a log line
     logging.raiseExceptions = False  # a full disk must not print a logging trace on stderr
     try:
         log_path = data_dir() / "docent.log"
@@ -132,10 +136,12 @@ def setup_logging(verbose: bool = False) -> None:
         handler = RotatingFileHandler(log_path, maxBytes=2_000_000, backupCount=2, encoding="utf-8")
         handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
         handler.setLevel(logging.DEBUG)
+        handler.addFilter(redacting)
         root.addHandler(handler)
     except OSError:
         pass
     console = logging.StreamHandler()
     console.setLevel(logging.DEBUG if verbose else logging.WARNING)
     console.setFormatter(logging.Formatter("%(levelname)s: %(message)s"))
+    console.addFilter(redacting)
     root.addHandler(console)

@@ -22,6 +22,7 @@ from typing import Callable
 
 from index.catalog import Catalog, FileRecord
 from index.config import EngineSettings, default_kb_dir, offline_environment
+from index.errors import KnowledgeBaseError
 from index.lock import KnowledgeBaseBusy, ProcessLock
 from index.types import SearchHit, SourceDocument
 
@@ -30,8 +31,6 @@ log = logging.getLogger("docent.kb")
 __all__ = ["KnowledgeBase", "KnowledgeBaseBusy", "KnowledgeBaseError"]
 
 
-class KnowledgeBaseError(Exception):
-    pass
 
 
 class DiskFullError(KnowledgeBaseError):
@@ -143,6 +142,8 @@ def embedding_device(backend: str) -> str:
 
 
 class KnowledgeBase:
+    """A local knowledge base, or this client's replica of a shared one (index/remote.py)."""
+
     def __init__(self, root: Path, settings: EngineSettings | None = None):
         offline_environment()
         self.root = Path(root)
@@ -165,6 +166,11 @@ class KnowledgeBase:
             elif not settings_path.exists():
                 EngineSettings().save(settings_path)
             self.settings = EngineSettings.load(settings_path)
+            self.remote = None
+            if self.settings.remote:
+                from index.remote import RemoteSpec
+
+                self.remote = RemoteSpec.parse(self.settings.remote)
             self.catalog = Catalog(self.root / "catalog.sqlite")
             secure_tree(self.root)  # also corrects a knowledge base made by an older version
         except BaseException as exc:
@@ -174,16 +180,34 @@ class KnowledgeBase:
                 raise full from None
             if isinstance(exc, sqlite3.DatabaseError):
                 raise KnowledgeBaseError(f"cannot open the catalog of knowledge base {self.root}: {exc}") from None
+            if isinstance(exc, KnowledgeBaseError):
+                raise
             if isinstance(exc, ValueError):  # settings.json is not JSON
                 raise KnowledgeBaseError(f"cannot read {self.root / 'settings.json'}: {exc}") from None
             raise
         self._vectors = None
         self._embedder = None
+        self._replica = None
+        self.search_warning: str | None = None
         self._init_lock = threading.Lock()
         self._background = None
 
     @classmethod
     def open(cls, root: str | os.PathLike | None = None, settings: EngineSettings | None = None) -> "KnowledgeBase":
+        """A folder, or `chroma://host:port/name`: a shared knowledge base on a Chroma server,
+        kept in a replica folder under the data dir."""
+        from index.remote import is_remote
+
+        if root and is_remote(str(root)):
+            from index.config import data_dir
+            from index.remote import RemoteSpec
+
+            spec = RemoteSpec.parse(str(root))
+            folder = spec.replica_dir(data_dir() / "remote")
+            if settings is None:
+                settings = EngineSettings.load(folder / "settings.json")
+            settings.remote = spec.url
+            return cls(folder, settings)
         return cls(Path(root) if root else default_kb_dir(), settings)
 
     @property
@@ -223,11 +247,52 @@ class KnowledgeBase:
     def vectors(self):
         with self._init_lock:
             if self._vectors is None:
-                from index.vectors import VectorStore
+                if self.remote is not None:
+                    from index.credentials import get_secret
+                    from index.remote import Replica, RemoteVectorStore
 
-                self._vectors = VectorStore(self.root / "chroma")
+                    store = RemoteVectorStore(self.remote, get_secret("chroma", self.remote.server))
+                    self._agree_on_embedding(store)
+                    self._replica = Replica(self, store)
+                    self._vectors = store
+                else:
+                    from index.vectors import VectorStore
+
+                    self._vectors = VectorStore(self.root / "chroma")
                 secure_tree(self.root)
         return self._vectors
+
+    def _agree_on_embedding(self, store) -> None:
+        """Every client of a shared knowledge base must embed alike, or dense search is noise."""
+        from index.remote import RemoteError
+
+        ours = {"embedding_model": self.settings.embedding_model, "query_prompt": self.settings.query_prompt,
+                "passage_prompt": self.settings.passage_prompt}
+        theirs = store.embedding_setup()
+        if theirs is None:
+            store.set_embedding_setup(ours)
+        elif theirs != ours:
+            own_files = self.catalog.counts()["indexed"] - len(self.catalog.foreign_file_ids())
+            if own_files or self._embedder is not None:
+                raise RemoteError(
+                    f"the shared knowledge base {self.remote.url} uses the embedding model "
+                    f"{theirs['embedding_model']}, this one {self.settings.embedding_model}"
+                )
+            for key, value in theirs.items():
+                setattr(self.settings, key, value)
+            self.settings.save(self.root / "settings.json")
+
+    @property
+    def replica(self):
+        """The shared-collection bookkeeping of a remote knowledge base (None when local)."""
+        if self.remote is None:
+            return None
+        _ = self.vectors
+        return self._replica
+
+    def refresh(self, force: bool = False) -> int:
+        """Pull other clients' changes of a shared knowledge base (cheap when nothing changed)."""
+        return self.replica.pull(force) if self.remote is not None else 0
 
     @property
     def embedder(self):
@@ -259,6 +324,9 @@ class KnowledgeBase:
 
     def collect_garbage(self) -> None:
         """Finish vector removals a previous (possibly killed) run queued."""
+        if self.remote is not None:  # shared: publish our files, then only unreferenced vectors go
+            self.replica.collect_garbage()
+            return
         hashes = self.catalog.gc_hashes()
         if hashes:
             for h in hashes:
@@ -270,11 +338,13 @@ class KnowledgeBase:
     def search(self, query: str, k: int = 10, mode: str = "hybrid") -> list[SearchHit]:
         from index.search import search
 
+        self.refresh()
         return search(self, query, k, mode)
 
     def documents_for(self, question: str, k: int = 6) -> list[SourceDocument]:
         from index.search import documents_for
 
+        self.refresh()
         return documents_for(self, question, k, self.settings.document_chars)
 
     def remove_root(self, path: str) -> int:
@@ -313,4 +383,6 @@ class KnowledgeBase:
             "embedding_backend": self.settings.embedding_backend,
             "embedding_device": embedding_device(self.settings.embedding_backend),
             "size_bytes": sum(f.stat().st_size for f in self.root.rglob("*") if f.is_file()),
+            "remote": self.remote.url if self.remote is not None else None,
+            "files_from_others": len(self.catalog.foreign_file_ids()),
         }

@@ -104,6 +104,7 @@ def search(kb, query: str, k: int = 10, mode: str = "hybrid") -> list[SearchHit]
     if not query:
         return []
     catalog = kb.catalog
+    kb.search_warning = None  # why the last search was degraded (a shared knowledge base's server is down)
     limit = max(CANDIDATES, k * 3)
     weight = 0.0
     if mode == "dense":
@@ -116,7 +117,10 @@ def search(kb, query: str, k: int = 10, mode: str = "hybrid") -> list[SearchHit]
         try:
             vectors = kb.vectors
         except Exception as exc:  # noqa: BLE001 - e.g. Chroma cannot start on a full disk
+            if mode == "dense":
+                raise
             log.warning("vector search unavailable (%s); lexical ranking only", exc)
+            kb.search_warning = f"{exc}; showing keyword matches only"
         else:
             # ONNX and Chroma release the GIL: the dense side runs beside BM25.
             # The catalog is only touched from this thread.
@@ -127,7 +131,10 @@ def search(kb, query: str, k: int = 10, mode: str = "hybrid") -> list[SearchHit]
         try:
             hits = pending.result()
         except Exception as exc:  # noqa: BLE001 - a broken vector store must not take search down with it
+            if mode == "dense":
+                raise
             log.warning("vector search failed (%s); lexical ranking only", exc)
+            kb.search_warning = f"{exc}; showing keyword matches only"
         else:
             dense = dense_ranking(catalog, vectors, kb.embedder, query, limit, hits=hits)
     lex_weight = kb.settings.lexical_weight if mode != "dense" else 0.0

@@ -521,7 +521,8 @@ class Indexer:
         except BaseException:
             self.catalog.rollback()
             raise
-        self.kb.vectors.upsert_many([(item.hash, len(item.passages)) for item in batch], vectors)
+        self.kb.vectors.upsert_many([(item.hash, len(item.passages)) for item in batch], vectors,
+                                    [p for item in batch for p in item.passages])
         self.catalog.begin()
         try:
             for item in batch:

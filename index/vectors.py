@@ -156,7 +156,8 @@ class VectorStore:
     def upsert(self, content_hash: str, vectors: np.ndarray) -> None:
         self.upsert_many([(content_hash, len(vectors))], vectors)
 
-    def upsert_many(self, files: list[tuple[str, int]], vectors: np.ndarray) -> None:
+    def upsert_many(self, files: list[tuple[str, int]], vectors: np.ndarray, passages=None) -> None:
+        """`passages` (their texts) matter to a shared store only; a local one keeps texts in the catalog."""
         self._call("upsert_many", files, np.ascontiguousarray(vectors, dtype=np.float32))
 
     def delete_hash(self, content_hash: str) -> None:

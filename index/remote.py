@@ -1,0 +1,427 @@
+"""A knowledge base shared through a Chroma server (`chroma run`, client/server mode).
+
+Where each part lives:
+- On the server, per knowledge base NAME, two collections. `NAME` holds every
+  passage: its vector, its text (Chroma's document) and where it sits in its
+  file (hash, ordinal, offsets, page); ids are `<content-hash>#<n>` as locally,
+  so a file indexed by two people is stored once. `NAME.files` holds one
+  record per indexed file per client (origin, path, hash, title, format) and
+  one `~generation` record that every writer changes after a change.
+- On each desktop, a replica folder (an ordinary knowledge-base folder whose
+  settings name the server): its catalog.sqlite is this client's own manifest
+  (files it indexed, with sizes and times for incremental sync) plus a copy
+  of every other client's files pulled from the server, with the same FTS5
+  lexical index a local knowledge base has. Lexical search therefore runs
+  locally at full speed and dense search asks the server.
+
+How clients stay consistent: after indexing, a client publishes its own file
+records (`publish`), then removes vectors whose hash no file record of *any*
+client uses any more, then changes the generation. Before a search a client
+reads the generation (one small request, at most every PULL_INTERVAL_S) and,
+if it changed, pulls: new files of other clients are copied into its catalog
+from the passage records (no re-embedding, no re-reading), files their owner
+removed are dropped. Texts of other clients' files are rebuilt from their
+passages (exact inside every passage; whitespace between passages may differ).
+"""
+from __future__ import annotations
+
+import hashlib
+import logging
+import re
+import socket
+import time
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from index.catalog import NewPassage, vector_id
+from index.errors import KnowledgeBaseError
+
+log = logging.getLogger("docent.remote")
+
+SCHEMES = {"chroma": "http", "chromas": "https"}
+DEFAULT_PORT = 8000
+MAX_BATCH = 1000  # per request: keeps each HTTP body a few MB
+PULL_INTERVAL_S = 2.0
+GENERATION_ID = "~generation"
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{1,58}[A-Za-z0-9]$")
+_NO_VECTOR = [1.0]  # file records carry no meaning in vector space; Chroma wants one
+
+
+class RemoteError(KnowledgeBaseError):
+    """A one-line, user-facing reason a remote knowledge base cannot be used right now."""
+
+    storage = False
+
+
+@dataclass(frozen=True)
+class RemoteSpec:
+    scheme: str  # http | https
+    host: str
+    port: int
+    name: str
+
+    @classmethod
+    def parse(cls, text: str) -> "RemoteSpec":
+        """`chroma://host[:port]/name` (http) or `chromas://...` (https)."""
+        parts = urlsplit(text.strip())
+        if parts.scheme not in SCHEMES:
+            raise RemoteError(f"not a remote knowledge base URL (chroma://host:port/name): {text}")
+        if parts.username or parts.password:
+            raise RemoteError("put the token in the keyring or DOCENT_CHROMA_TOKEN, not in the URL")
+        name = parts.path.strip("/")
+        if not parts.hostname:
+            raise RemoteError(f"no server host in {text}")
+        if not _NAME.match(name):
+            raise RemoteError(
+                f"bad knowledge-base name {name!r} in {text}: 3-60 letters, digits, '.', '_' or '-', "
+                "starting and ending with a letter or digit"
+            )
+        try:
+            port = parts.port or DEFAULT_PORT
+        except ValueError:
+            raise RemoteError(f"bad port in {text}") from None
+        return cls(SCHEMES[parts.scheme], parts.hostname, port, name)
+
+    @property
+    def url(self) -> str:
+        scheme = "chromas" if self.scheme == "https" else "chroma"
+        return f"{scheme}://{self.host}:{self.port}/{self.name}"
+
+    @property
+    def server(self) -> str:
+        return f"{self.scheme}://{self.host}:{self.port}"
+
+    def replica_dir(self, parent: Path) -> Path:
+        safe = re.sub(r"[^A-Za-z0-9._-]", "_", f"{self.host}_{self.port}_{self.name}")
+        return parent / safe
+
+
+def is_remote(text: str | None) -> bool:
+    return bool(text) and urlsplit(str(text)).scheme in SCHEMES
+
+
+def _reason(exc: BaseException) -> str:
+    """The useful part of a transport error ("connection refused", "timed out")."""
+    seen = 0
+    while exc is not None and seen < 8:
+        if isinstance(exc, ConnectionRefusedError):
+            return "connection refused"
+        if isinstance(exc, socket.gaierror):
+            return "unknown host"
+        if isinstance(exc, TimeoutError) or "timeout" in type(exc).__name__.lower():
+            return "timed out"
+        text = str(exc).lower()
+        for marker in ("connection refused", "name or service not known", "timed out", "connection reset",
+                       "server disconnected", "remote end closed", "connecterror"):
+            if marker in text:
+                return marker
+        exc = exc.__cause__ or exc.__context__
+        seen += 1
+    return "not reachable"
+
+
+class RemoteVectorStore:
+    """index.vectors.VectorStore's interface over a Chroma server, plus the shared file records."""
+
+    in_process = False
+
+    def __init__(self, spec: RemoteSpec, token: str | None = None, timeout_s: float = 30.0):
+        self.spec = spec
+        self._token = token
+        self._timeout = timeout_s
+        self.client = None
+        self._passages = None
+        self._files = None
+        self._connect()
+
+    # -- plumbing ----------------------------------------------------------------------------
+    def _connect(self) -> None:
+        import chromadb
+        from chromadb.config import Settings
+
+        headers = {"Authorization": f"Bearer {self._token}"} if self._token else None
+
+        def make():
+            self.client = chromadb.HttpClient(
+                host=self.spec.host, port=self.spec.port, ssl=self.spec.scheme == "https", headers=headers,
+                settings=Settings(anonymized_telemetry=False, chroma_server_http_timeout=self._timeout),
+            )
+            self._passages = self.client.get_or_create_collection(
+                self.spec.name, embedding_function=None, metadata={"hnsw:space": "cosine"}
+            )
+            self._files = self.client.get_or_create_collection(self.spec.name + ".files", embedding_function=None)
+
+        self._guard(make)
+
+    def _guard(self, fn, *args, **kwargs):
+        """Call Chroma; translate its failures into one clear RemoteError."""
+        try:
+            return fn(*args, **kwargs)
+        except RemoteError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - every transport/server failure becomes one message
+            raise self._error(exc) from exc
+
+    def _error(self, exc: BaseException) -> RemoteError:
+        where = f"the Chroma server at {self.spec.server}"
+        name = type(exc).__name__
+        text = str(exc)
+        if self._token:
+            text = text.replace(self._token, "***")
+        if name == "ChromaAuthError" or any(c in text for c in ("401", "403", "Unauthorized", "Forbidden")):
+            what = "rejected the token" if self._token else "requires a token (set it in Settings or DOCENT_CHROMA_TOKEN)"
+            return RemoteError(f"{where} {what}")
+        if name.startswith("Chroma") or type(exc).__module__.startswith("chromadb"):
+            return RemoteError(f"{where} refused the request: {text.splitlines()[0][:200] if text else name}")
+        return RemoteError(f"cannot reach {where}: {_reason(exc)}")
+
+    def close(self) -> None:
+        self.client = self._passages = self._files = None
+
+    def embedding_setup(self) -> dict | None:
+        """The embedding model (and prompts) the shared vectors were made with; None before the first."""
+        meta = self._guard(lambda: self._passages.metadata) or {}
+        if "docent_embedding" not in meta:
+            return None
+        return {"embedding_model": meta["docent_embedding"], "query_prompt": meta.get("docent_query_prompt", ""),
+                "passage_prompt": meta.get("docent_passage_prompt", "")}
+
+    def set_embedding_setup(self, setup: dict) -> None:
+        meta = dict(self._guard(lambda: self._passages.metadata) or {})
+        meta.pop("hnsw:space", None)  # fixed at creation; Chroma refuses to "change" it
+        meta.update(docent_embedding=setup["embedding_model"], docent_query_prompt=setup["query_prompt"],
+                    docent_passage_prompt=setup["passage_prompt"])
+        self._guard(self._passages.modify, metadata=meta)
+
+    def telemetry_enabled(self) -> bool:
+        return False
+
+    # -- the VectorStore interface -------------------------------------------------------------
+    def count(self) -> int:
+        return self._guard(self._passages.count)
+
+    def has(self, ids: list[str]) -> set[str]:
+        found: set[str] = set()
+        for i in range(0, len(ids), MAX_BATCH):
+            found.update(self._guard(self._passages.get, ids=ids[i : i + MAX_BATCH], include=[])["ids"])
+        return found
+
+    def upsert(self, content_hash: str, vectors: np.ndarray) -> None:
+        self.upsert_many([(content_hash, len(vectors))], vectors)
+
+    def upsert_many(self, files: list[tuple[str, int]], vectors: np.ndarray,
+                    passages: list[NewPassage] | None = None) -> None:
+        """Vectors with their passages' texts and places (other clients build their lexical index from them)."""
+        import numpy as np
+
+        ids: list[str] = []
+        metadatas: list[dict] = []
+        documents: list[str] = []
+        rows: list[int] = []
+        seen: set[str] = set()
+        offset = 0
+        for content_hash, count in files:
+            if content_hash not in seen:
+                seen.add(content_hash)
+                for n in range(count):
+                    ids.append(vector_id(content_hash, n))
+                    meta = {"hash": content_hash, "n": n}
+                    p = passages[offset + n] if passages is not None else None
+                    if p is not None:
+                        meta.update(start=p.char_start, end=p.char_end)
+                        if p.page is not None:
+                            meta["page"] = p.page
+                    metadatas.append(meta)
+                    documents.append(p.text if p is not None else "")
+                rows.extend(range(offset, offset + count))
+            offset += count
+        vectors = np.asarray(vectors, dtype=np.float32)[rows]
+        for i in range(0, len(ids), MAX_BATCH):
+            part = slice(i, i + MAX_BATCH)
+            self._guard(self._passages.upsert, ids=ids[part], embeddings=vectors[part],
+                        metadatas=metadatas[part], documents=documents[part])
+
+    def delete_hash(self, content_hash: str) -> None:
+        self._guard(self._passages.delete, where={"hash": content_hash})
+
+    def query(self, vector: np.ndarray, k: int) -> list[tuple[str, float]]:
+        import numpy as np
+
+        result = self._guard(self._passages.query, query_embeddings=[np.asarray(vector, dtype=np.float32)],
+                             n_results=k, include=["distances"])
+        return [(vid, 1.0 - float(d)) for vid, d in zip(result["ids"][0], result["distances"][0])]
+
+    def all_ids(self) -> list[str]:
+        return list(self._guard(self._passages.get, include=[])["ids"])
+
+    def embedding(self, vid: str) -> np.ndarray | None:
+        import numpy as np
+
+        got = self._guard(self._passages.get, ids=[vid], include=["embeddings"])
+        return np.asarray(got["embeddings"][0], dtype=np.float32) if len(got["ids"]) else None
+
+    # -- shared file records ---------------------------------------------------------------------
+    def generation(self) -> str | None:
+        got = self._guard(self._files.get, ids=[GENERATION_ID], include=["metadatas"])
+        return got["metadatas"][0].get("value") if got["ids"] else None
+
+    def bump_generation(self) -> str:
+        value = uuid.uuid4().hex
+        self._guard(self._files.upsert, ids=[GENERATION_ID], embeddings=[_NO_VECTOR],
+                    metadatas=[{"kind": "generation", "value": value}])
+        return value
+
+    def file_records(self, origin: str | None = None) -> dict[str, dict]:
+        where = {"kind": "file"} if origin is None else {"$and": [{"kind": "file"}, {"origin": origin}]}
+        got = self._guard(self._files.get, where=where, include=["metadatas"])
+        return dict(zip(got["ids"], got["metadatas"]))
+
+    def put_file_records(self, records: dict[str, dict]) -> None:
+        ids = list(records)
+        for i in range(0, len(ids), MAX_BATCH):
+            part = ids[i : i + MAX_BATCH]
+            self._guard(self._files.upsert, ids=part, embeddings=[_NO_VECTOR] * len(part),
+                        metadatas=[records[r] for r in part])
+
+    def delete_file_records(self, ids: list[str]) -> None:
+        for i in range(0, len(ids), MAX_BATCH):
+            self._guard(self._files.delete, ids=ids[i : i + MAX_BATCH])
+
+    def hash_referenced(self, content_hash: str) -> bool:
+        got = self._guard(self._files.get, where={"hash": content_hash}, include=[], limit=1)
+        return bool(got["ids"])
+
+    def passages_of(self, content_hash: str) -> list[NewPassage]:
+        got = self._guard(self._passages.get, where={"hash": content_hash}, include=["metadatas", "documents"])
+        out = []
+        for meta, text in zip(got["metadatas"], got["documents"]):
+            out.append(NewPassage(int(meta["n"]), meta.get("page"), int(meta.get("start", 0)),
+                                  int(meta.get("end", 0)), text or ""))
+        out.sort(key=lambda p: p.ordinal)
+        return out
+
+
+def record_id(origin: str, path: str) -> str:
+    return hashlib.sha1(f"{origin}\0{path}".encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def rebuild_text(passages: list[NewPassage]) -> str:
+    """A file's text from its passages: each passage at its offsets, blank space between them."""
+    if not passages:
+        return ""
+    end = max(p.char_end for p in passages)
+    buf = [" "] * end
+    for p in passages:
+        if p.char_end - p.char_start == len(p.text):
+            buf[p.char_start : p.char_end] = list(p.text)
+    text = "".join(buf)
+    return re.sub(r"(?<=\S)  (?=\S)", "\n\n", text)  # paragraph gaps read as paragraphs
+
+
+class Replica:
+    """Publishes this client's files to the shared collection and pulls everyone else's."""
+
+    def __init__(self, kb, store: RemoteVectorStore):
+        self.kb = kb
+        self.catalog = kb.catalog
+        self.store = store
+        origin = self.catalog.get_meta("remote_origin")
+        if not origin:
+            origin = uuid.uuid4().hex[:12]
+            self.catalog.begin()
+            self.catalog.set_meta("remote_origin", origin)
+            self.catalog.set_meta("remote_origin_name", socket.gethostname()[:40] or "client")
+            self.catalog.commit()
+        self.origin = origin
+        self.origin_name = self.catalog.get_meta("remote_origin_name") or "client"
+        self._pulled_at = 0.0
+
+    # -- this client's files ---------------------------------------------------------------------
+    def publish(self) -> int:
+        """Make the server's records of our files match our catalog; returns records changed."""
+        foreign = set(self.catalog.foreign_file_ids())
+        mine = {
+            record_id(self.origin, r.path): {
+                "kind": "file", "origin": self.origin, "origin_name": self.origin_name, "path": r.path,
+                "hash": r.hash, "title": r.title or "", "format": r.format or "", "size": r.size or 0,
+                "n_passages": r.n_passages,
+            }
+            for r in self.catalog.files() if r.status == "indexed" and r.id not in foreign
+        }
+        published = self.store.file_records(self.origin)
+        changed = {rid: meta for rid, meta in mine.items() if published.get(rid) != meta}
+        gone = [rid for rid in published if rid not in mine]
+        if changed:
+            self.store.put_file_records(changed)
+        if gone:
+            self.store.delete_file_records(gone)
+        return len(changed) + len(gone)
+
+    def collect_garbage(self) -> None:
+        """Publish, then drop the vectors of hashes no client's file uses any more."""
+        changed = self.publish()
+        hashes = self.catalog.gc_hashes()
+        for h in hashes:
+            if not self.store.hash_referenced(h):
+                self.store.delete_hash(h)
+                changed += 1
+        self.catalog.begin()
+        self.catalog.clear_gc(hashes)
+        self.catalog.commit()
+        if changed:
+            self.catalog.begin()
+            self.catalog.set_meta("remote_generation", self.store.bump_generation())
+            self.catalog.commit()
+
+    # -- everyone else's ---------------------------------------------------------------------------
+    def pull(self, force: bool = False) -> int:
+        """Bring other clients' files into the local catalog; returns files added or removed."""
+        now = time.monotonic()
+        if not force and now - self._pulled_at < PULL_INTERVAL_S:
+            return 0
+        generation = self.store.generation()
+        self._pulled_at = now
+        if not force and generation is not None and generation == self.catalog.get_meta("remote_generation"):
+            return 0
+        records = {rid: m for rid, m in self.store.file_records().items() if m.get("origin") != self.origin}
+        local = self.catalog.foreign_records()  # record id -> (file id, hash)
+        changes = 0
+        complete = True
+        for rid, (file_id, h) in local.items():
+            if rid not in records or records[rid].get("hash") != h:
+                self.catalog.begin()
+                try:
+                    self.catalog.remove_foreign(rid, file_id)
+                    self.catalog.commit()
+                except BaseException:
+                    self.catalog.rollback()
+                    raise
+                changes += 1
+        for rid, meta in records.items():
+            if rid in local and local[rid][1] == meta.get("hash"):
+                continue
+            passages = self.store.passages_of(meta["hash"])
+            if not passages or len(passages) != int(meta.get("n_passages", -1)):
+                complete = False  # its owner is rewriting it, or removing it: the next pull settles it
+                continue
+            path = f"{meta.get('origin_name', 'client')}:{meta['path']}"
+            self.catalog.begin()
+            try:
+                self.catalog.store_foreign(
+                    rid, path, content_hash=meta["hash"], title=meta.get("title", ""), fmt=meta.get("format", ""),
+                    size=int(meta.get("size", 0)), text=rebuild_text(passages), passages=passages,
+                )
+                self.catalog.commit()
+            except BaseException:
+                self.catalog.rollback()
+                raise
+            changes += 1
+        if complete:
+            self.catalog.begin()
+            self.catalog.set_meta("remote_generation", generation or "")
+            self.catalog.commit()
+        if changes:
+            log.info("pulled %d changes from %s", changes, self.store.spec.url)
+        return changes

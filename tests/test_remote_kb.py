@@ -1,0 +1,248 @@
+"""Shared knowledge bases on a real Chroma server (loopback), driven through the CLI as users do.
+
+Two desktop clients are two data dirs (DOCENT_HOME) talking to one `chroma run`
+server; each keeps its own replica (catalog + FTS) of the shared collection.
+"""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from index import integrity
+from index.config import sample_docs_dir
+from index.kb import KnowledgeBase
+from index.remote import RemoteError, RemoteSpec, rebuild_text
+from tests.fixtures.netguard import attempts_in, guarded_env
+from tests.fixtures.servers import ChromaServer, free_port
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def cli(home: Path, *args: str, timeout: float = 300, log: Path | None = None, allow=()) -> subprocess.CompletedProcess:
+    env = dict(os.environ, DOCENT_HOME=str(home))
+    env.pop("DOCENT_CHROMA_TOKEN", None)
+    if log is not None:
+        env = guarded_env(log, env, allow)
+    return subprocess.run([sys.executable, str(ROOT / "main.py"), *args], capture_output=True, text=True,
+                          env=env, timeout=timeout)
+
+
+def ok_json(result: subprocess.CompletedProcess) -> dict:
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout)
+
+
+def one_line_error(result: subprocess.CompletedProcess) -> str:
+    assert result.returncode == 1, (result.returncode, result.stdout, result.stderr)
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and "Traceback" not in result.stderr, result.stderr
+    return lines[0]
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    with ChromaServer(tmp_path_factory.mktemp("chroma") / "data") as srv:
+        yield srv
+
+
+@pytest.fixture
+def docs(tmp_path) -> Path:
+    folder = tmp_path / "docs"
+    shutil.copytree(sample_docs_dir(), folder, ignore=shutil.ignore_patterns("questions.json"))
+    return folder
+
+
+def test_spec_parsing():
+    spec = RemoteSpec.parse("chroma://kb.example.org:8123/team-docs")
+    assert (spec.scheme, spec.host, spec.port, spec.name) == ("http", "kb.example.org", 8123, "team-docs")
+    assert RemoteSpec.parse("chromas://h/abc").server == "https://h:8000"
+    for bad in ("chroma://h/a", "chroma://user:tok@h/abc", "http://h/abc", "chroma:///abc", "chroma://h:x/abc"):
+        with pytest.raises(RemoteError):
+            RemoteSpec.parse(bad)
+
+
+def test_two_clients_share_one_knowledge_base(server, docs, tmp_path):
+    url = server.url("shared-one")
+    alice, bob = tmp_path / "alice", tmp_path / "bob"
+
+    first = ok_json(cli(alice, "index", str(docs), "--kb", url, "--json"))
+    assert first["files_indexed"] == 7 and not first["files_failed"]
+
+    # Bob never indexed anything: his replica fills from the server, lexical index included.
+    hits = ok_json(cli(bob, "search", "Транссибирская магистраль Владивосток", "--kb", url, "-k", "3", "--json"))
+    top = hits["results"][0]
+    assert top["path"].endswith("transsib.ru.txt") and ":" in top["path"]  # "<alice's host>:<her path>"
+    original = (docs / "transsib.ru.txt").read_text(encoding="utf-8")
+    assert original[top["char_start"]:top["char_end"]] == top["text"]
+    lexical = ok_json(cli(bob, "search", "Владивосток", "--kb", url, "--mode", "lexical", "--json"))
+    assert lexical["results"], "Bob's lexical index must hold Alice's passages"
+    status = ok_json(cli(bob, "status", "--kb", url, "--json"))
+    assert status["remote"] == url and status["files_from_others"] == 7 and status["chunks_total"] == first["chunks_total"]
+
+    # Incremental: one changed file is re-embedded, the rest skipped by stat; Bob sees the change.
+    (docs / "docent-overview.en.md").write_text("# Zeppelins\n\nThe airship Hindenburg burned at Lakehurst in 1937.\n",
+                                       encoding="utf-8")
+    second = ok_json(cli(alice, "index", str(docs), "--kb", url, "--json"))
+    assert second["files_indexed"] == 1 and second["files_unchanged"] == 6
+    time.sleep(0.1)
+    found = ok_json(cli(bob, "search", "Hindenburg Lakehurst", "--kb", url, "-k", "1", "--json"))["results"]
+    assert found and "Hindenburg" in found[0]["text"]
+
+    # A removal reaches the server and Bob's replica; nothing of it is left anywhere.
+    (docs / "chado.ja.html").unlink()
+    third = ok_json(cli(alice, "index", str(docs), "--kb", url, "--json"))
+    assert third["files_removed"] == 1
+    ok_json(cli(bob, "status", "--kb", url, "--json"))  # pulls
+    for home in (alice, bob):
+        os.environ["DOCENT_HOME"] = str(home)
+        try:
+            with KnowledgeBase.open(url) as kb:
+                kb.refresh(force=True)
+                paths = [f.path for f in kb.files()]
+                assert not any(p.endswith("chado.ja.html") for p in paths), paths
+                report = integrity.check(kb)  # catalog = FTS = the server's collection
+                assert report.ok, report.problems
+        finally:
+            os.environ.pop("DOCENT_HOME", None)
+
+
+def test_shared_vectors_are_reference_counted(server, docs, tmp_path):
+    """Bob indexes a copy of Alice's file: no re-embedding; Alice removing hers keeps his vectors."""
+    url = server.url("shared-refs")
+    alice, bob = tmp_path / "alice", tmp_path / "bob"
+    ok_json(cli(alice, "index", str(docs), "--kb", url, "--json"))
+    mine = tmp_path / "bob-docs"
+    mine.mkdir()
+    shutil.copy(docs / "transsib.ru.txt", mine / "copy.txt")
+    report = ok_json(cli(bob, "index", str(mine), "--kb", url, "--json"))
+    assert report["files_indexed"] == 1
+    (docs / "transsib.ru.txt").unlink()
+    ok_json(cli(alice, "index", str(docs), "--kb", url, "--json"))
+    hits = ok_json(cli(bob, "search", "Транссибирская", "--kb", url, "--mode", "dense", "-k", "1", "--json"))
+    assert hits["results"] and hits["results"][0]["path"].endswith("copy.txt")
+    os.environ["DOCENT_HOME"] = str(bob)
+    try:
+        with KnowledgeBase.open(url) as kb:
+            kb.refresh(force=True)
+            assert integrity.check(kb).ok
+    finally:
+        os.environ.pop("DOCENT_HOME", None)
+
+
+def test_server_down_then_back(tmp_path, docs):
+    """A stopped server: a clear one-line error at once, no hang; the same data when it returns."""
+    port = free_port()
+    data = tmp_path / "chroma"
+    url = f"chroma://127.0.0.1:{port}/comeback"
+    with ChromaServer(data, port):
+        ok_json(cli(tmp_path / "a", "index", str(docs), "--kb", url, "--json"))
+    t0 = time.monotonic()
+    down = cli(tmp_path / "a", "search", "Владивосток", "--kb", url, "--json", timeout=60)
+    message = one_line_error(down)
+    assert f"cannot reach the Chroma server at http://127.0.0.1:{port}" in message, message
+    assert time.monotonic() - t0 < 60
+    indexing = cli(tmp_path / "a", "index", str(docs), "--kb", url, "--json", timeout=60)
+    assert "cannot reach the Chroma server" in one_line_error(indexing)
+    with ChromaServer(data, port):
+        hits = ok_json(cli(tmp_path / "a", "search", "Владивосток", "--kb", url, "--json"))
+        assert hits["results"]
+        again = ok_json(cli(tmp_path / "a", "index", str(docs), "--kb", url, "--json"))
+        assert again["files_unchanged"] == 7
+
+
+def test_server_stops_while_a_client_is_open(tmp_path, docs, monkeypatch):
+    """The app's case: a long-lived KnowledgeBase sees the server go and come back."""
+    monkeypatch.setenv("DOCENT_HOME", str(tmp_path / "home"))
+    port = free_port()
+    data = tmp_path / "chroma"
+    url = f"chroma://127.0.0.1:{port}/long-lived"
+    srv = ChromaServer(data, port).start()
+    try:
+        with KnowledgeBase.open(url) as kb:
+            kb.index([str(docs)])
+            assert kb.search("Hindenburg OR Владивосток", 3)
+            srv.stop()
+            with pytest.raises(RemoteError, match="cannot reach"):
+                kb.search("Владивосток", 3, mode="dense")
+            # Hybrid search keeps working from the local lexical replica, and says why it is degraded.
+            query = "Which text encodings are detected?"  # English: the dense side takes part
+            assert kb.search(query, 3) and "cannot reach" in kb.search_warning
+            srv.start()
+            assert kb.search(query, 3, mode="dense")
+            assert kb.search(query, 3) and kb.search_warning is None
+    finally:
+        srv.stop()
+
+
+def test_token(tmp_path, docs):
+    token = "s3cret-token-123"
+    with ChromaServer(tmp_path / "chroma", token=token) as srv:
+        url = srv.url("guarded")
+        env = dict(os.environ, DOCENT_HOME=str(tmp_path / "home"), DOCENT_CHROMA_TOKEN="wrong-token-456")
+        bad = subprocess.run([sys.executable, str(ROOT / "main.py"), "index", str(docs), "--kb", url],
+                             capture_output=True, text=True, env=env, timeout=120)
+        message = one_line_error(bad)
+        assert "rejected the token" in message and "wrong-token-456" not in message
+        none = cli(tmp_path / "home", "status", "--kb", url)
+        assert "requires a token" in one_line_error(none)
+        env["DOCENT_CHROMA_TOKEN"] = token
+        good = subprocess.run([sys.executable, str(ROOT / "main.py"), "index", str(docs), "--kb", url, "--json", "-v"],
+                              capture_output=True, text=True, env=env, timeout=300)
+        assert good.returncode == 0, good.stderr
+        assert json.loads(good.stdout)["files_indexed"] == 7
+        logged = "".join(p.read_text(errors="replace") for p in (tmp_path / "home").rglob("*.log"))
+        assert token not in logged and token not in good.stderr
+        settings = "".join(p.read_text(errors="replace") for p in (tmp_path / "home").rglob("*.json"))
+        assert token not in settings
+
+
+def test_network_only_to_the_configured_server(server, docs, tmp_path):
+    log = tmp_path / "net.log"
+    url = server.url("guarded-net")
+    allow = (server.address,)
+    ok_json(cli(tmp_path / "home", "index", str(docs), "--kb", url, "--json", log=log, allow=allow))
+    ok_json(cli(tmp_path / "home", "search", "Владивосток", "--kb", url, "--json", log=log, allow=allow))
+    assert attempts_in(log) == []
+    # And the guard is real: without the allowance the same command is refused and recorded.
+    blocked = cli(tmp_path / "home2", "status", "--kb", url, log=log)
+    assert "cannot reach the Chroma server" in one_line_error(blocked)
+    assert any("connect" in line for line in attempts_in(log))
+
+
+def test_embedding_model_must_agree(server, docs, tmp_path, monkeypatch):
+    url = server.url("shared-embed")
+    ok_json(cli(tmp_path / "a", "index", str(docs / "transsib.ru.txt"), "--kb", url, "--json"))
+    monkeypatch.setenv("DOCENT_HOME", str(tmp_path / "b"))
+    # A new client adopts the shared model; one with its own vectors of another model is refused.
+    with KnowledgeBase.open(url) as kb:
+        kb.refresh(force=True)
+        assert kb.settings.embedding_model == "bundled:all-MiniLM-L6-v2"
+    from index.config import EngineSettings
+
+    other = EngineSettings(embedding_model="/models/e5")
+    monkeypatch.setenv("DOCENT_HOME", str(tmp_path / "c"))
+    with KnowledgeBase.open(url, other) as kb:
+        kb.catalog.begin()
+        kb.catalog.store_failed("/x", size=1, mtime_ns=1, error="x")  # not an indexed file: still adoptable
+        kb.catalog.commit()
+        kb.refresh(force=True)
+        assert kb.settings.embedding_model == "bundled:all-MiniLM-L6-v2"
+
+
+def test_rebuilt_text_keeps_every_passage_in_place():
+    from index.catalog import NewPassage
+
+    text = "First paragraph here.\n\nSecond one follows.\n\nThird."
+    parts = [(text.index(w), text.index(w) + len(w)) for w in ("First paragraph here.", "Second one follows.", "Third.")]
+    passages = [NewPassage(i, None, a, b, text[a:b]) for i, (a, b) in enumerate(parts)]
+    rebuilt = rebuild_text(passages)
+    assert rebuilt == text
+    for p in passages:
+        assert rebuilt[p.char_start:p.char_end] == p.text
