@@ -23,6 +23,7 @@ from gui.settings import AppSettings
 log = logging.getLogger("docent.gui")
 
 FILE_REFRESH_MS = 3000
+SHARED_PULL_MS = 15000  # a shared knowledge base: look for other clients' changes this often
 
 
 def format_eta(seconds: float | None) -> str:
@@ -65,6 +66,9 @@ class KbPanel(QWidget):
         self.kb_combo.activated.connect(self._pick_kb)
         self.new_kb_button = QPushButton()
         self.new_kb_button.clicked.connect(self.prompt_create)
+        self.connect_kb_button = QPushButton()
+        self.connect_kb_button.clicked.connect(self.prompt_connect)
+        self.shared_dialog = None                     # tests fill and accept it
         self.rename_kb_button = QPushButton()
         self.rename_kb_button.clicked.connect(self.prompt_rename)
         self.delete_kb_button = QPushButton()
@@ -137,6 +141,7 @@ class KbPanel(QWidget):
         kb_row.addWidget(self.kb_combo, 1)
         kb_buttons = QHBoxLayout()
         kb_buttons.addWidget(self.new_kb_button)
+        kb_buttons.addWidget(self.connect_kb_button)
         kb_buttons.addWidget(self.rename_kb_button)
         kb_buttons.addWidget(self.delete_kb_button)
         kb_buttons.addStretch(1)
@@ -174,6 +179,10 @@ class KbPanel(QWidget):
 
         self._refresh_timer = QTimer(self, singleShot=True, interval=FILE_REFRESH_MS)
         self._refresh_timer.timeout.connect(self.refresh_files)
+        # A shared knowledge base changes when others index: look for news now and then (one small request).
+        self._pull_timer = QTimer(self, interval=SHARED_PULL_MS)
+        self._pull_timer.timeout.connect(self._pull_if_idle)
+        self.shared_warning = ""
 
         indexing.started.connect(self._on_started)
         indexing.progress.connect(self._on_progress)
@@ -193,6 +202,8 @@ class KbPanel(QWidget):
         self.kb_label.setText(tr("Knowledge base"))
         self.new_kb_button.setText(tr("New…"))
         self.new_kb_button.setToolTip(tr("Create a knowledge base"))
+        self.connect_kb_button.setText(tr("Connect…"))
+        self.connect_kb_button.setToolTip(tr("Use a knowledge base shared on a Chroma server"))
         self.rename_kb_button.setText(tr("Rename…"))
         self.delete_kb_button.setText(tr("Delete…"))
         self.folders_label.setText(tr("Folders and files (watched for changes)"))
@@ -229,7 +240,11 @@ class KbPanel(QWidget):
         names = kb_store.list_kbs()
         kb = self.session.kb
         for name in names:
-            self.kb_combo.addItem(name, str(kb_store.kb_path(name)))
+            path = kb_store.kb_path(name)
+            url = kb_store.remote_url(path)
+            self.kb_combo.addItem(tr("{name} (shared)", name=name) if url else name, str(path))
+            if url:
+                self.kb_combo.setItemData(self.kb_combo.count() - 1, url, Qt.ToolTipRole)
         if kb is not None:
             index = self.kb_combo.findData(str(kb.root))
             if index < 0:  # a knowledge base outside the data folder (--kb / DOCENT_KB)
@@ -302,6 +317,36 @@ class KbPanel(QWidget):
         if ok and name.strip():
             self.create_kb(name)
 
+    def connect_shared(self, url: str, name: str, token: str = "") -> Path | None:
+        """Add a shared knowledge base (a local replica folder that names the server) and open it."""
+        from index.credentials import set_secret
+        from index.remote import RemoteSpec
+
+        try:
+            spec = RemoteSpec.parse(url)
+            path = kb_store.create_kb(name or spec.name, self.settings.embedding_model or None, remote=spec.url)
+        except Exception as exc:  # noqa: BLE001 - RemoteError, KbStoreError: one line for the status bar
+            self.message.emit(tr("Cannot add the shared knowledge base: {error}", error=exc))
+            return None
+        if token:
+            set_secret("chroma", spec.server, token)
+        self.switch_to(path)
+        return path
+
+    def prompt_connect(self) -> None:
+        from gui.shared_kb_dialog import SharedKbDialog
+
+        dialog = SharedKbDialog(self)
+        self.shared_dialog = dialog
+        if dialog.exec() == SharedKbDialog.Accepted:
+            self.connect_shared(dialog.url(), dialog.name(), dialog.token.text())
+        self.shared_dialog = None
+
+    def _pull_if_idle(self) -> None:
+        kb = self.session.kb
+        if kb is not None and kb.remote is not None and self.indexing.state != "running":
+            self.refresh_files()
+
     def prompt_rename(self) -> None:
         current = self.current_kb_name()
         name, ok = self.ask_text(self, tr("Rename knowledge base"), tr("New name:"), QLineEdit.Normal, current)
@@ -310,6 +355,13 @@ class KbPanel(QWidget):
 
     def prompt_delete(self) -> None:
         name = self.current_kb_name()
+        kb = self.session.kb
+        if name and kb is not None and kb.remote is not None:
+            if self.confirm(tr("Disconnect shared knowledge base"),
+                            tr("Remove “{name}” from this computer? The shared copy on {server} stays for everyone "
+                               "else; what you indexed into it stays too.", name=name, server=kb.remote.server)):
+                self.delete_kb()
+            return
         if name and self.confirm(
             tr("Delete knowledge base"),
             tr("Delete the knowledge base “{name}” and its conversations? Your documents are not touched.", name=name),
@@ -317,6 +369,14 @@ class KbPanel(QWidget):
             self.delete_kb()
 
     def _on_kb_changed(self, kb) -> None:
+        # A refresh still running for the previous knowledge base never reports (the session drops
+        # results of jobs from before a switch): without this reset the file list would stay frozen.
+        self._refresh_running = self._refresh_pending = False
+        self.shared_warning = ""
+        if kb is not None and kb.remote is not None:
+            self._pull_timer.start()
+        else:
+            self._pull_timer.stop()
         self.fill_kbs()
         self.model.set_rows([])
         self.folders.clear()
@@ -491,16 +551,31 @@ class KbPanel(QWidget):
         pending = None if scan else {r.path for r in self.model.rows if r.status == "pending"}
 
         def job(kb):
-            return kb.catalog.roots(), collect_rows(kb, pending=pending), kb.catalog.counts()
+            warning = ""
+            if kb.remote is not None:  # a shared knowledge base: bring in what others indexed
+                from index.errors import KnowledgeBaseError
+
+                try:
+                    kb.refresh()
+                except KnowledgeBaseError as exc:
+                    warning = str(exc)
+            shared = {kb.catalog.db.execute("SELECT path FROM files WHERE id=?", (i,)).fetchone()[0]
+                      for i in kb.catalog.foreign_file_ids()} if kb.remote is not None else set()
+            return kb.catalog.roots(), collect_rows(kb, pending=pending), kb.catalog.counts(), warning, shared
 
         def done(future) -> None:
             self._refresh_running = False
             try:
-                roots, rows, counts = future.result()
+                roots, rows, counts, warning, shared = future.result()
             except Exception as exc:
                 log.warning("file list refresh failed: %s", exc)
             else:
                 self.rows_refreshes += 1
+                if warning != self.shared_warning:
+                    self.shared_warning = warning
+                    self.message.emit(tr("Shared knowledge base: {error}", error=warning) if warning
+                                      else tr("Shared knowledge base: connected"))
+                self._shared_paths = shared
                 self._fill_folders(roots, rows)
                 self.model.set_rows(rows)
                 self._passages = counts.get("passages", 0)
@@ -526,9 +601,16 @@ class KbPanel(QWidget):
             self.folders.addItem(item)
             if root == selected:
                 self.folders.setCurrentItem(item)
-        singles = [r for r in rows if not any(r.path.startswith(root.rstrip("/\\") + os.sep) for root in roots)]
+        shared = getattr(self, "_shared_paths", set())
+        singles = [r for r in rows if r.path not in shared
+                   and not any(r.path.startswith(root.rstrip("/\\") + os.sep) for root in roots)]
         if singles:
             item = QListWidgetItem(style.standardIcon(QStyle.SP_FileIcon), trn("{n} individual file", "{n} individual files", len(singles)))
+            item.setFlags(item.flags() & ~Qt.ItemIsSelectable)
+            self.folders.addItem(item)
+        if shared:
+            item = QListWidgetItem(style.standardIcon(QStyle.SP_DriveNetIcon),
+                                   trn("{n} file shared by others", "{n} files shared by others", len(shared)))
             item.setFlags(item.flags() & ~Qt.ItemIsSelectable)
             self.folders.addItem(item)
         self._update_buttons()

@@ -55,8 +55,12 @@ def kb_path(name: str, parent: Path | None = None) -> Path:
     return (parent or kb_parent()) / name
 
 
-def create_kb(name: str, embedding_model: str | None = None, parent: Path | None = None) -> Path:
-    """Create an empty knowledge base folder (settings only; the catalog comes on first open)."""
+def create_kb(name: str, embedding_model: str | None = None, parent: Path | None = None,
+              remote: str | None = None) -> Path:
+    """Create an empty knowledge base folder (settings only; the catalog comes on first open).
+
+    With `remote` (chroma://host:port/name) the folder is this computer's replica of a shared one.
+    """
     from index.config import EngineSettings
 
     name = check_name(name)
@@ -67,6 +71,10 @@ def create_kb(name: str, embedding_model: str | None = None, parent: Path | None
     settings = EngineSettings()
     if embedding_model:
         settings.embedding_model = embedding_model
+    if remote:
+        from index.remote import RemoteSpec
+
+        settings.remote = RemoteSpec.parse(remote).url
     settings.save(path / "settings.json")
     return path
 
@@ -95,3 +103,22 @@ def delete_kb(name: str, parent: Path | None = None) -> None:
         shutil.rmtree(path)
     except OSError as exc:
         raise KbStoreError(f"cannot delete {path}: {exc.strerror or exc}") from None
+
+
+def remote_url(path: Path) -> str:
+    """The server URL of a shared knowledge base folder, "" for a local one."""
+    from index.config import EngineSettings
+
+    try:
+        return EngineSettings.load(path / "settings.json").remote
+    except (OSError, ValueError, TypeError):
+        return ""
+
+
+def keyring_note() -> str:
+    from gui.i18n import tr
+    from index.credentials import keyring_available
+
+    if keyring_available():
+        return tr("Tokens and API keys are stored in the system keyring.")
+    return tr("No system keyring was found: tokens and API keys are kept only until Docent quits.")

@@ -123,18 +123,24 @@ class SearchPanel(QWidget):
             self.searching = False
             self.search_button.setEnabled(True)
             try:
-                self.hits = future.result()
+                self.hits, warning = future.result()
             except Exception as exc:
                 self.hits = []
                 self.info.setText(tr("Search failed: {error}", error=exc))
                 self.results.clear()
                 return
             self.terms = query_terms(text)
-            self.info.setText(trn("{n} passage", "{n} passages", len(self.hits)) if self.hits
-                              else tr("No matching passages"))
+            self.info.setText((trn("{n} passage", "{n} passages", len(self.hits)) if self.hits
+                               else tr("No matching passages"))
+                              + (" · " + tr("Shared knowledge base unreachable: keyword matches only") if warning else ""))
+            self.info.setToolTip(warning or "")
             self._render()
 
-        if self.session.run(lambda kb: kb.search(text, 20, mode), done) is None:
+        def job(kb):
+            hits = kb.search(text, 20, mode)
+            return hits, kb.search_warning
+
+        if self.session.run(job, done) is None:
             self.searching = False
             self.search_button.setEnabled(True)
             self.info.setText(tr("No knowledge base is open."))

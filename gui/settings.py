@@ -20,7 +20,11 @@ SETTINGS_FILE = "gui-settings.json"
 
 @dataclass
 class AppSettings:
+    model_source: str = "local"       # local (a GGUF through llama.cpp) | endpoint (an OpenAI-compatible server)
     model_path: str = ""              # "" = the bundled gemma-3-270m
+    endpoint_url: str = ""            # e.g. http://gpu-server:8000/v1 (the API key lives in the keyring)
+    endpoint_model: str = ""
+    endpoint_documents_role: str = "auto"  # auto | on | off: send the Vikhr `documents` role
     n_gpu_layers: int = -1            # -1 = all when llama.cpp has a GPU, 0 = CPU only
     n_ctx: int = 4096
     temperature: float | None = None  # None = the model profile's recommendation
@@ -60,6 +64,10 @@ class AppSettings:
             self.language = "system"
         if self.theme not in ("system", "light", "dark"):
             self.theme = "system"
+        if self.model_source not in ("local", "endpoint"):
+            self.model_source = "local"
+        if self.endpoint_documents_role not in ("auto", "on", "off"):
+            self.endpoint_documents_role = "auto"
         try:
             self.n_ctx = min(max(int(self.n_ctx), 512), 131072)
             self.n_gpu_layers = max(int(self.n_gpu_layers), -1)
@@ -85,4 +93,6 @@ class AppSettings:
 
     def model_key(self) -> tuple:
         """What a loaded model depends on: a change means reloading it."""
+        if self.model_source == "endpoint":
+            return ("endpoint", self.endpoint_url, self.endpoint_model, self.endpoint_documents_role, self.n_ctx)
         return (self.model_path, self.n_gpu_layers, self.n_ctx)

@@ -57,9 +57,11 @@ class SettingsDialog(QDialog):
         w = QWidget()
         self.bundled_radio = QRadioButton(tr("Bundled model (gemma-3-270m: for trying Docent out, not for real answers)"))
         self.file_radio = QRadioButton(tr("GGUF model file:"))
+        self.endpoint_radio = QRadioButton(tr("OpenAI-compatible model server (vLLM, llama.cpp server…):"))
         group = QButtonGroup(w)
         group.addButton(self.bundled_radio)
         group.addButton(self.file_radio)
+        group.addButton(self.endpoint_radio)
         self.model_path = QLineEdit()
         self.model_path.setPlaceholderText(tr("Path to a .gguf file"))
         self.model_path.textEdited.connect(lambda _t: self.file_radio.setChecked(True))
@@ -140,8 +142,54 @@ class SettingsDialog(QDialog):
         layout.addWidget(self.bundled_radio)
         layout.addLayout(path_row)
         layout.addWidget(catalog_box, 1)
+        layout.addWidget(self.endpoint_radio)
+        layout.addWidget(self._endpoint_box())
         layout.addLayout(form)
         return w
+
+    def _endpoint_box(self) -> QWidget:
+        box = QWidget()
+        self.endpoint_url = QLineEdit()
+        self.endpoint_url.setPlaceholderText("http://gpu-server:8000/v1")
+        self.endpoint_model = QLineEdit()
+        self.endpoint_model.setPlaceholderText("Vikhrmodels/Vikhr-Llama3.1-8B-Instruct-R-21-09-24")
+        self.api_key = QLineEdit()
+        self.api_key.setEchoMode(QLineEdit.Password)
+        self.api_key.setPlaceholderText(tr("unchanged"))
+        self.documents_role = QComboBox()
+        self.documents_role.addItem(tr("Detect"), "auto")
+        self.documents_role.addItem(tr("Send a “documents” message (Vikhr)"), "on")
+        self.documents_role.addItem(tr("Put the documents in the system message"), "off")
+        for field in (self.endpoint_url, self.endpoint_model, self.api_key):
+            field.textEdited.connect(lambda _t: self.endpoint_radio.setChecked(True))
+        from gui.kb_store import keyring_note
+
+        note = QLabel(tr("Questions and the retrieved passages are sent to this server; nothing else is. ")
+                      + keyring_note())
+        note.setWordWrap(True)
+        note.setTextFormat(Qt.PlainText)
+        form = QFormLayout(box)
+        form.setContentsMargins(24, 0, 0, 0)
+        form.addRow(tr("Base URL:"), self.endpoint_url)
+        form.addRow(tr("Model name:"), self.endpoint_model)
+        form.addRow(tr("API key:"), self.api_key)
+        form.addRow(tr("Documents:"), self.documents_role)
+        form.addRow(note)
+        return box
+
+    def save_secrets(self) -> bool | None:
+        """The API key typed here goes to the keyring (never to the settings file); None if none was typed."""
+        key = self.api_key.text()
+        url = self.endpoint_url.text().strip()
+        if not key or not url:
+            return None
+        from index.credentials import set_secret
+
+        return set_secret("api", url, key)
+
+    def accept(self) -> None:
+        self.save_secrets()
+        super().accept()
 
     def _embedding_tab(self, kb) -> QWidget:
         w = QWidget()
@@ -191,8 +239,14 @@ class SettingsDialog(QDialog):
 
     # -- values ----------------------------------------------------------------------------
     def _load(self, s: AppSettings) -> None:
-        (self.file_radio if s.model_path else self.bundled_radio).setChecked(True)
+        if s.model_source == "endpoint":
+            self.endpoint_radio.setChecked(True)
+        else:
+            (self.file_radio if s.model_path else self.bundled_radio).setChecked(True)
         self.model_path.setText(s.model_path)
+        self.endpoint_url.setText(s.endpoint_url)
+        self.endpoint_model.setText(s.endpoint_model)
+        self.documents_role.setCurrentIndex(max(0, self.documents_role.findData(s.endpoint_documents_role)))
         self.gpu_layers.setValue(s.n_gpu_layers)
         self.n_ctx.setValue(s.n_ctx)
         self.use_model_temperature.setChecked(s.temperature is None)
@@ -209,7 +263,12 @@ class SettingsDialog(QDialog):
 
     def result_settings(self) -> AppSettings:
         s = replace(self.settings)
-        s.model_path = self.model_path.text().strip() if self.file_radio.isChecked() else ""
+        s.model_source = "endpoint" if self.endpoint_radio.isChecked() else "local"
+        s.model_path = self.model_path.text().strip() if self.file_radio.isChecked() else (
+            s.model_path if self.endpoint_radio.isChecked() else "")
+        s.endpoint_url = self.endpoint_url.text().strip()
+        s.endpoint_model = self.endpoint_model.text().strip()
+        s.endpoint_documents_role = self.documents_role.currentData()
         s.n_gpu_layers = self.gpu_layers.value()
         s.n_ctx = self.n_ctx.value()
         s.temperature = None if self.use_model_temperature.isChecked() else round(self.temperature.value(), 2)

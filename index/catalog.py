@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import sqlite3
+import threading
 import time
 import zlib
 from dataclasses import dataclass
@@ -93,21 +94,40 @@ class Catalog:
         self.db.executescript(_SCHEMA)
         self.db.execute("INSERT OR IGNORE INTO meta VALUES('schema', ?)", (str(SCHEMA_VERSION),))
         self._counts: dict[str, int] | None = None
+        self._writer = threading.Lock()
+        self._writer_thread: int | None = None
 
     def close(self) -> None:
         self.db.close()
 
     # -- transactions -------------------------------------------------------
+    # One connection serves every thread (indexing, search, a shared knowledge base's pulls): a
+    # transaction holds `_writer` from begin to commit/rollback so two writers never interleave.
     def begin(self) -> None:
-        self.db.execute("BEGIN IMMEDIATE")
+        self._writer.acquire()
+        self._writer_thread = threading.get_ident()
+        try:
+            self.db.execute("BEGIN IMMEDIATE")
+        except BaseException:
+            self._release_writer()
+            raise
 
     def commit(self) -> None:
-        self.db.execute("COMMIT")
+        self.db.execute("COMMIT")  # a failed commit keeps the writer: the caller's rollback releases it
         self._counts = None
+        self._release_writer()
 
     def rollback(self) -> None:
-        if self.db.in_transaction:
-            self.db.execute("ROLLBACK")
+        try:
+            if self.db.in_transaction:
+                self.db.execute("ROLLBACK")
+        finally:
+            self._release_writer()
+
+    def _release_writer(self) -> None:
+        if self._writer_thread == threading.get_ident():
+            self._writer_thread = None
+            self._writer.release()
 
     # -- meta & roots -------------------------------------------------------
     def get_meta(self, key: str) -> str | None:

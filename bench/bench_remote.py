@@ -1,0 +1,113 @@
+"""Shared knowledge base on a Chroma server vs a local one: search latency side by side.
+
+One collection (the dev-set articles in en/ru/ja, real MiniLM vectors) is indexed
+twice: into a local knowledge base and, through `chroma run` on loopback, into a
+shared one. A second client then pulls the shared one (its lexical replica is
+built from the server). The same questions are asked of all three, interleaved,
+so machine noise hits them alike. Target (issue 7): remote search latency
+<= 1.5x local. Also printed: indexing time remote/local and the pull time.
+
+Usage: python bench/bench_remote.py [--langs en,ru,ja] [--queries 300] [--docs N]
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import random
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+os.environ.setdefault("DOCENT_VECTORS_IN_PROCESS", "1")  # the CLI's arrangement, the same for both sides
+
+from bench import evalsets  # noqa: E402
+from index.config import sample_docs_dir  # noqa: E402
+from index.kb import KnowledgeBase  # noqa: E402
+from tests.fixtures.servers import ChromaServer  # noqa: E402
+
+
+def corpus(tmp: Path, langs: list[str], max_docs: int) -> tuple[Path, list[str]]:
+    root = tmp / "docs"
+    questions: list[str] = []
+    for lang in langs:
+        if not evalsets.available(lang):
+            continue
+        qs = evalsets.build(lang, root / lang)
+        files = sorted((root / lang).glob("*.txt"))
+        for extra in files[max_docs:]:
+            extra.unlink()
+        kept = {str(p) for p in files[:max_docs]}
+        questions += [q.text for q in qs if q.path in kept or str(root / lang / Path(q.path).name) in kept]
+    if not questions:  # no dev sets here: the bundled sample documents
+        import json
+
+        root = sample_docs_dir()
+        questions = [q["question"] for q in json.loads((root / "questions.json").read_text(encoding="utf-8"))]
+    return root, questions
+
+
+def timed(fn, *args) -> float:
+    started = time.perf_counter()
+    fn(*args)
+    return (time.perf_counter() - started) * 1000
+
+
+def summary(times: list[float]) -> tuple[float, float]:
+    times = sorted(times)
+    return statistics.median(times), times[int(0.95 * (len(times) - 1))]
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--langs", default="en,ru,ja")
+    ap.add_argument("--queries", type=int, default=300)
+    ap.add_argument("--docs", type=int, default=1000, help="articles per language at most")
+    ap.add_argument("--mode", default="hybrid", choices=["hybrid", "dense", "lexical"])
+    args = ap.parse_args()
+    with tempfile.TemporaryDirectory(prefix="docent-bench-remote-") as tmp:
+        tmp = Path(tmp)
+        docs, questions = corpus(tmp, args.langs.split(","), args.docs)
+        random.Random(3).shuffle(questions)
+        questions = (questions * (1 + args.queries // max(1, len(questions))))[: args.queries]
+        with ChromaServer(tmp / "server") as server:
+            url = server.url("bench-shared")
+            os.environ["DOCENT_HOME"] = str(tmp / "alice")
+            local = KnowledgeBase.open(tmp / "local-kb")
+            alice = KnowledgeBase.open(url)
+            t_local = timed(local.index, [str(docs)]) / 1000
+            t_remote = timed(alice.index, [str(docs)]) / 1000
+            n = local.catalog.counts()["passages"]
+            print(f"collection: {n} passages from {local.catalog.counts()['indexed']} files, {len(questions)} queries ({args.mode})")
+            print(f"indexing: local {t_local:.1f} s, shared {t_remote:.1f} s -> x{t_remote / t_local:.2f}")
+            os.environ["DOCENT_HOME"] = str(tmp / "bob")
+            bob = KnowledgeBase.open(url)
+            t_pull = timed(bob.refresh, True) / 1000
+            print(f"second client's first pull (lexical replica built from the server): {t_pull:.1f} s, "
+                  f"{bob.catalog.counts()['passages']} passages")
+            sides = {"local": local, "shared (indexing client)": alice, "shared (other client)": bob}
+            for kb in sides.values():
+                for q in questions[:10]:
+                    kb.search(q, 10, args.mode)  # warm: models, caches, connections
+            times: dict[str, list[float]] = {name: [] for name in sides}
+            for q in questions:
+                for name, kb in sides.items():
+                    times[name].append(timed(kb.search, q, 10, args.mode))
+            base50, base95 = summary(times["local"])
+            worst = 0.0
+            for name, ts in times.items():
+                p50, p95 = summary(ts)
+                ratio50, ratio95 = p50 / base50, p95 / base95
+                if name != "local":
+                    worst = max(worst, ratio50, ratio95)
+                print(f"{name:26s} p50 {p50:6.2f} ms  p95 {p95:6.2f} ms  ratio to local p50 x{ratio50:.2f}  p95 x{ratio95:.2f}")
+            print(f"target: remote <= 1.5x local -> {'met' if worst <= 1.5 else 'NOT met'} (worst ratio x{worst:.2f})")
+            for kb in (local, alice, bob):
+                kb.close()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
