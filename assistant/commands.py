@@ -40,6 +40,7 @@ def register(subparsers, common_parent: argparse.ArgumentParser | None) -> None:
     _add_model_options(ask)
     _add(ask, "-k", type=int, default=DEFAULT_K, metavar="N", help=f"documents to retrieve (default {DEFAULT_K})")
     _add(ask, "--max-tokens", type=int, default=512, metavar="N", help="longest answer in tokens (default 512)")
+    _add_endpoint_options(ask)
     ask.set_defaults(func=cmd_ask)
 
     st = subparsers.add_parser(
@@ -53,13 +54,29 @@ def register(subparsers, common_parent: argparse.ArgumentParser | None) -> None:
 
 def _add_model_options(p: argparse.ArgumentParser) -> None:
     _add(p, "--model", metavar="GGUF", help="GGUF model file (default: the bundled gemma-3-270m)")
-    _add(p, "--n-ctx", type=int, default=4096, metavar="N", help="context window in tokens (default 4096)")
+    _add(p, "--n-ctx", type=int, default=None, metavar="N",
+         help="context window in tokens (default 4096; with --endpoint: the server's max_model_len, else 8192)")
     _add(
         p, "--gpu-layers", type=int, default=None, metavar="N",
         help="layers to offload to the GPU (default: all when this llama.cpp build supports a GPU, else 0)",
     )
     _add(p, "--threads", type=int, default=None, metavar="N", help="CPU threads (default: physical cores)")
     _add(p, "--profile", default=None, metavar="NAME", help="force a model profile (vikhr, saiga_llama3, shisa, ...)")
+
+
+def _add_endpoint_options(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("remote model server (OpenAI-compatible: vLLM, llama.cpp server, llama-cpp-python)")
+    g.add_argument("--endpoint", metavar="URL", default=None,
+                   help="answer through the server at URL (e.g. http://127.0.0.1:8000/v1) instead of a local GGUF")
+    g.add_argument("--api-model", metavar="NAME", default=None,
+                   help="model name on the server (default: the first one it lists)")
+    g.add_argument("--api-key-env", metavar="VAR", default=None,
+                   help="environment variable holding the API key (default: DOCENT_API_KEY, then the OS keyring)")
+    g.add_argument("--documents-role", choices=("auto", "on", "off"), default="auto",
+                   help="send documents as their own 'documents' message (on), fold them into the system "
+                        "message (off), or try the role and fold when the server rejects it (auto, default)")
+    g.add_argument("--read-timeout", type=float, default=120.0, metavar="S",
+                   help="seconds to wait for the server's next piece of output (default 120)")
 
 
 def _command_error():
@@ -82,8 +99,50 @@ def _resolve_model(args) -> Path:
     return ensure_default_model(data_dir(), progress=_err)
 
 
+def _endpoint_key(args) -> str | None:
+    """The API key: from the variable named by --api-key-env, else DOCENT_API_KEY / the keyring (never argv)."""
+    import os
+
+    var = getattr(args, "api_key_env", None)
+    if var:
+        key = os.environ.get(var, "")
+        if not key:
+            raise _command_error()(f"environment variable {var} (--api-key-env) is not set")
+        from index.credentials import remember
+
+        return remember(key)
+    from index.credentials import get_secret
+
+    url = args.endpoint.strip()
+    key = get_secret("api", url)
+    if key is None and url.rstrip("/") != url:
+        key = get_secret("api", url.rstrip("/"))
+    return key
+
+
+def _load_remote_pipeline(args, max_tokens: int = 512):
+    """--endpoint: a RemotePipeline (it is its own 'runtime': close() releases the HTTP client)."""
+    from assistant.endpoint import RemotePipeline
+    from assistant.endpoint_client import DEFAULT_N_CTX, EndpointConfig
+    from assistant.profiles import get_profile
+
+    try:
+        profile = get_profile(args.profile) if getattr(args, "profile", None) else None
+    except ValueError as exc:
+        raise _command_error()(str(exc)) from None
+    config = EndpointConfig(
+        args.endpoint, model=args.api_model, api_key=_endpoint_key(args),
+        n_ctx=args.n_ctx if args.n_ctx is not None else DEFAULT_N_CTX,
+        read_timeout=args.read_timeout,
+    )
+    pipeline = RemotePipeline(config, profile, documents_role=args.documents_role, max_answer_tokens=max_tokens)
+    return pipeline, pipeline
+
+
 def _load_pipeline(args, max_tokens: int = 512):
     """Model file -> checked header -> runtime -> pipeline; AssistantError on any expected failure."""
+    if getattr(args, "endpoint", None):
+        return _load_remote_pipeline(args, max_tokens)
     from assistant.gguf_meta import read_gguf_meta
     from assistant.pipeline import GroundedPipeline
     from assistant.profiles import detect_profile, get_profile
@@ -96,7 +155,8 @@ def _load_pipeline(args, max_tokens: int = 512):
     except ValueError as exc:
         raise _command_error()(str(exc)) from None
     threads = getattr(args, "threads", None)
-    runtime = LlamaRuntime(path, n_ctx=args.n_ctx, n_gpu_layers=args.gpu_layers, n_threads=threads,
+    n_ctx = args.n_ctx if args.n_ctx is not None else 4096
+    runtime = LlamaRuntime(path, n_ctx=n_ctx, n_gpu_layers=args.gpu_layers, n_threads=threads,
                            n_threads_batch=threads, meta=meta)
     try:
         pipeline = GroundedPipeline(runtime, profile, max_answer_tokens=max_tokens)

@@ -245,10 +245,51 @@ RU: dict[str, str] = {
     "This file is no longer in the knowledge base (moved or deleted?).":
         "Этого файла больше нет в базе знаний (перемещён или удалён?).",
     "Cannot read the source: {error}": "Не удалось прочитать источник: {error}",
+    # remote engines (shared knowledge bases, model servers)
+    "API key:": "Ключ API:",
+    "Base URL:": "Базовый URL:",
+    "Cannot add the shared knowledge base: {error}": "Не удалось добавить общую базу знаний: {error}",
+    "Connect to a shared knowledge base": "Подключение к общей базе знаний",
+    "Connect…": "Подключить…",
+    "Detect": "Определить автоматически",
+    "Disconnect shared knowledge base": "Отключить общую базу знаний",
+    "Documents you add are indexed on this computer and shared through the server (Chroma, `chroma run`). "
+    "Everyone connected sees them. ":
+        "Добавленные вами документы индексируются на этом компьютере и становятся общими через сервер "
+        "(Chroma, `chroma run`). Их видят все подключённые. ",
+    "Documents:": "Документы:",
+    "Knowledge base on the server:": "База знаний на сервере:",
+    "Model name:": "Имя модели:",
+    "Name here:": "Имя здесь:",
+    "No system keyring was found: tokens and API keys are kept only until Docent quits.":
+        "Системное хранилище паролей не найдено: токены и ключи API хранятся только до выхода из Docent.",
+    "OpenAI-compatible model server (vLLM, llama.cpp server…):": "Сервер модели, совместимый с OpenAI (vLLM, llama.cpp server…):",
+    "Port:": "Порт:",
+    "Put the documents in the system message": "Передавать документы в системном сообщении",
+    "Questions and the retrieved passages are sent to this server; nothing else is. ":
+        "На этот сервер отправляются вопросы и найденные фрагменты, и ничего больше. ",
+    "Remove “{name}” from this computer? The shared copy on {server} stays for everyone else; what you indexed "
+    "into it stays too.":
+        "Убрать «{name}» с этого компьютера? Общая копия на {server} останется для остальных; то, что вы в неё "
+        "проиндексировали, тоже останется.",
+    "Send a “documents” message (Vikhr)": "Отдельное сообщение «documents» (Vikhr)",
+    "Server:": "Сервер:",
+    "Shared knowledge base unreachable: keyword matches only": "Общая база знаний недоступна: только совпадения по словам",
+    "Shared knowledge base: connected": "Общая база знаний: подключено",
+    "Shared knowledge base: {error}": "Общая база знаний: {error}",
+    "Token:": "Токен:",
+    "Tokens and API keys are stored in the system keyring.": "Токены и ключи API хранятся в системном хранилище паролей.",
+    "Use a knowledge base shared on a Chroma server": "Использовать общую базу знаний на сервере Chroma",
+    "as shown in Docent (default: the server's name)": "как показывать в Docent (по умолчанию — имя на сервере)",
+    "optional": "необязательно",
+    "unchanged": "без изменений",
+    "{name} (shared)": "{name} (общая)",
 }
 
 # trn(singular, plural, n): Russian forms for 1 / 2-4 / 5+ (keyed by the English plural).
 RU_PLURAL: dict[str, tuple[str, str, str]] = {
+    "{n} files shared by others": ("{n} файл от других участников", "{n} файла от других участников",
+                                   "{n} файлов от других участников"),
     "{n} passages": ("{n} фрагмент", "{n} фрагмента", "{n} фрагментов"),
     "Indexed {n} files in {s:.1f} s": (
         "Проиндексирован {n} файл за {s:.1f} с",
