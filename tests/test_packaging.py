@@ -191,3 +191,23 @@ def test_tarball_if_built(package):
         pytest.skip("no tarball from this build (DOCENT_SKIP_TAR)")
     names = subprocess.run(["tar", "-tzf", str(tars[-1])], capture_output=True, text=True, check=True).stdout
     assert "docent/docent\n" in names and "docent/_internal/models/gemma-3-270m-q4_k_m.gguf" in names
+
+
+def test_packaged_app_uses_a_shared_knowledge_base(package, tmp_path):
+    """The frozen app carries Chroma's HTTP client: index into and search a `chroma run` server on loopback."""
+    from tests.fixtures.servers import ChromaServer
+
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "tunnel.md").write_text("# Tunnels\n\nThe Gotthard Base Tunnel is 57 kilometres long.\n", encoding="utf-8")
+    with ChromaServer(tmp_path / "chroma") as server:
+        url = server.url("packaged")
+        env = clean_env(tmp_path)
+        index = subprocess.run([str(package / "docent"), "index", str(docs), "--kb", url, "--json"], env=env,
+                               cwd=tmp_path, capture_output=True, text=True, timeout=300)
+        assert index.returncode == 0, index.stderr[-3000:]
+        assert json.loads(index.stdout)["files_indexed"] == 1
+        search = subprocess.run([str(package / "docent"), "search", "How long is the Gotthard tunnel?", "--kb", url,
+                                 "--json"], env=env, cwd=tmp_path, capture_output=True, text=True, timeout=300)
+        assert search.returncode == 0, search.stderr[-3000:]
+        assert "Gotthard" in json.loads(search.stdout)["results"][0]["text"]
