@@ -259,6 +259,7 @@ class ChatPanel(QWidget):
             return
         if outcome.answer is not None:
             turn = Turn.from_answer(outcome.answer)
+            turn.error = outcome.error  # e.g. the model server went away mid-answer: keep what was written
         elif outcome.error:
             turn = Turn(live.question, answer=live.answer, error=outcome.error)
         else:

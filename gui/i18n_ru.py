@@ -284,6 +284,10 @@ RU: dict[str, str] = {
     "optional": "необязательно",
     "unchanged": "без изменений",
     "{name} (shared)": "{name} (общая)",
+    "Connecting to the model server {url}…": "Подключение к серверу модели {url}…",
+    "Model server ready: {name}": "Сервер модели готов: {name}",
+    "No model server is configured: set its URL in Settings → Model.":
+        "Сервер модели не задан: укажите его URL в Настройках → Модель.",
 }
 
 # trn(singular, plural, n): Russian forms for 1 / 2-4 / 5+ (keyed by the English plural).

@@ -104,9 +104,48 @@ class ModelService(QObject):
             self._emit_status("loading", tr("Preparing the bundled model (once)…"))
         return str(ensure_default_model(data_dir()))
 
+    def _endpoint_pipeline(self, s: AppSettings):
+        """An OpenAI-compatible model server (assistant/endpoint.py) in place of the local runtime."""
+        key = (s.model_key(), s.temperature, s.max_answer_tokens, s.documents_k)
+        if self._pipeline is not None and self._runtime is None and self._pipeline_key == key:
+            return self._pipeline
+        self._close_runtime()
+        from assistant.endpoint import RemotePipeline
+        from assistant.endpoint_client import EndpointConfig, normalize_base_url
+        from assistant.profiles import PROFILES
+        from index.credentials import get_secret
+
+        if not s.endpoint_url:
+            from assistant.errors import EndpointError
+
+            raise EndpointError(tr("No model server is configured: set its URL in Settings → Model."))
+        url = normalize_base_url(s.endpoint_url)
+        profile = PROFILES["vikhr"]
+        if s.temperature is not None:
+            profile = replace(profile, sampling=replace(profile.sampling, temperature=float(s.temperature)))
+        self._emit_status("loading", tr("Connecting to the model server {url}…", url=url))
+        pipeline = RemotePipeline(
+            EndpointConfig(base_url=url, model=s.endpoint_model or None, api_key=get_secret("api", url), n_ctx=s.n_ctx),
+            profile, documents_role=s.endpoint_documents_role, max_answer_tokens=s.max_answer_tokens,
+            k=s.documents_k,
+        )
+        try:
+            pipeline.connect(self.cancel)
+        except BaseException:
+            pipeline.close()
+            raise
+        self._pipeline, self._pipeline_key, self._runtime_key = pipeline, key, s.model_key()
+        self.model_name = f"{pipeline.client.model} @ {url}"
+        self._emit_status("ready", tr("Model server ready: {name}", name=self.model_name))
+        return pipeline
+
     def pipeline(self, s: AppSettings):
         """Worker thread: the pipeline for these settings, loading the model if needed."""
         with self._load_lock:
+            if s.model_source == "endpoint":
+                return self._endpoint_pipeline(s)
+            if self._runtime is None and self._pipeline is not None:  # was a model server
+                self._close_runtime()
             key = s.model_key()
             if self._runtime is None or self._runtime_key != key:
                 self._close_runtime()
@@ -140,15 +179,19 @@ class ModelService(QObject):
             return self._pipeline
 
     def _close_runtime(self) -> None:
-        runtime, self._runtime, self._pipeline = self._runtime, None, None
+        runtime, pipeline = self._runtime, self._pipeline
+        self._runtime = self._pipeline = None
         self._runtime_key = self._pipeline_key = None
         if runtime is not None:
             runtime.close()
+        elif pipeline is not None and hasattr(pipeline, "close"):  # a model server's HTTP client
+            pipeline.close()
 
     def settings_changed(self, settings: AppSettings) -> None:
         """New settings: the next ask reloads what changed (an idle model is released now)."""
         self.settings = settings
-        if self._runtime is not None and self._runtime_key != settings.model_key() and not self.busy:
+        loaded = self._runtime is not None or self._pipeline is not None
+        if loaded and self._runtime_key != settings.model_key() and not self.busy:
             import threading as _t
 
             _t.Thread(target=self._release, name="docent-model-close", daemon=True).start()
@@ -186,6 +229,7 @@ class ModelService(QObject):
 
         def job(kb):
             from assistant.errors import AssistantError
+            from index.errors import KnowledgeBaseError
 
             try:
                 pipeline = self.pipeline(s)
@@ -196,6 +240,10 @@ class ModelService(QObject):
                 if cancel.is_set():
                     return AskOutcome(question, cancelled=True)
                 self._emit_status("working", tr("Choosing the relevant documents…"))
+                if self._runtime is None:  # a model server: the pipeline reports step 1 itself
+                    answer = pipeline.answer(question, documents, history, on_token=on_token, cancel=cancel,
+                                             on_step1=lambda ids, n: self.step1.emit(ids, n))
+                    return AskOutcome(question, answer=answer, cancelled=answer.cancelled)
                 pipeline.step1_observer = lambda ids, n: self.step1.emit(ids, n)
                 try:
                     answer = pipeline.answer(question, documents, history, on_token=on_token, cancel=cancel)
@@ -203,6 +251,9 @@ class ModelService(QObject):
                     pipeline.step1_observer = None
                 return AskOutcome(question, answer=answer, cancelled=answer.cancelled)
             except AssistantError as exc:
+                partial = getattr(exc, "partial_answer", None)  # a model server that went away mid-answer
+                return AskOutcome(question, answer=partial, error=str(exc))
+            except KnowledgeBaseError as exc:
                 return AskOutcome(question, error=str(exc))
             except Exception as exc:  # a bug: keep the trace in the log, show one line
                 log.exception("answering failed")

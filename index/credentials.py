@@ -25,6 +25,9 @@ _session: dict[str, str] = {}
 
 
 def _account(kind: str, address: str) -> str:
+    address = address.strip().rstrip("/")
+    if kind == "api" and not address.endswith("/v1"):  # http://h:8000 and http://h:8000/v1/ are one server
+        address += "/v1"
     return f"{kind}:{address}"
 
 

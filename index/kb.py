@@ -290,6 +290,17 @@ class KnowledgeBase:
         _ = self.vectors
         return self._replica
 
+    def _refresh_quietly(self) -> str | None:
+        """Before a search: other clients' news if the server answers; if not, search what we have."""
+        if self.remote is None:
+            return None
+        try:
+            self.refresh()
+        except KnowledgeBaseError as exc:
+            log.warning("shared knowledge base not refreshed: %s", exc)
+            return f"{exc}; results may miss what others indexed since the last successful pull"
+        return None
+
     def refresh(self, force: bool = False) -> int:
         """Pull other clients' changes of a shared knowledge base (cheap when nothing changed)."""
         return self.replica.pull(force) if self.remote is not None else 0
@@ -338,13 +349,16 @@ class KnowledgeBase:
     def search(self, query: str, k: int = 10, mode: str = "hybrid") -> list[SearchHit]:
         from index.search import search
 
-        self.refresh()
-        return search(self, query, k, mode)
+        stale = self._refresh_quietly()
+        hits = search(self, query, k, mode)
+        if stale and not self.search_warning:
+            self.search_warning = stale
+        return hits
 
     def documents_for(self, question: str, k: int = 6) -> list[SourceDocument]:
         from index.search import documents_for
 
-        self.refresh()
+        self._refresh_quietly()
         return documents_for(self, question, k, self.settings.document_chars)
 
     def remove_root(self, path: str) -> int:
