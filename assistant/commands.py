@@ -192,16 +192,14 @@ def _print_sources(answer, out=None) -> None:
 
 def cmd_ask(args) -> int:
     from assistant.errors import AssistantError
-    from index.kb import KnowledgeBase, KnowledgeBaseBusy, KnowledgeBaseError
 
     CommandError = _command_error()
     question = args.question.strip()
     if not question:
         raise CommandError("the question is empty")
-    try:
-        kb = KnowledgeBase.open(args.kb)
-    except (KnowledgeBaseBusy, KnowledgeBaseError) as exc:
-        raise CommandError(str(exc)) from None
+    from index.commands import _open_kb
+
+    kb = _open_kb(args)  # a shared knowledge base (chroma://...) is pulled from its server here
     runtime = None
     cancel = threading.Event()
     try:

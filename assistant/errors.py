@@ -49,7 +49,15 @@ class EndpointModelError(EndpointError):
 
 
 class EndpointTimeout(EndpointError):
-    """The server accepted the request but sent nothing for longer than the read timeout."""
+    """The server accepted the request but sent nothing for longer than the read timeout.
+
+    Mid-answer, `partial_text` / `partial_answer` hold what had arrived (as for EndpointDisconnected).
+    """
+
+    def __init__(self, message: str, url: str = "", partial_text: str = ""):
+        super().__init__(message, url)
+        self.partial_text = partial_text
+        self.partial_answer = None
 
 
 class EndpointRequestError(EndpointError):

@@ -246,3 +246,23 @@ def test_rebuilt_text_keeps_every_passage_in_place():
     assert rebuilt == text
     for p in passages:
         assert rebuilt[p.char_start:p.char_end] == p.text
+
+
+def test_ask_with_both_remote_engines_reaches_only_their_addresses(server, docs, tmp_path):
+    """Shared knowledge base + model server, from the CLI under the socket guard: the two configured
+    servers are the only addresses any Docent process contacts."""
+    from tests.fixtures.openai_server import OpenAIServer
+    from tests.fixtures.tiny_gguf import write_tiny_gguf
+
+    gguf = write_tiny_gguf(tmp_path / "tiny-vikhr.gguf", "vikhr")
+    url = server.url("shared-ask")
+    log = tmp_path / "net.log"
+    with OpenAIServer(gguf, alias="tiny-vikhr", n_ctx=4096) as llm:
+        allow = (server.address, f"127.0.0.1:{llm.port}")
+        ok_json(cli(tmp_path / "a", "index", str(docs), "--kb", url, "--json", log=log, allow=allow))
+        answer = ok_json(cli(tmp_path / "b", "ask", "How long is the Trans-Siberian railway?", "--kb", url,
+                             "--endpoint", llm.base_url, "--api-model", "tiny-vikhr", "-k", "3", "--json",
+                             log=log, allow=allow))
+    assert answer["model"]["endpoint"] == llm.base_url and answer["documents"]
+    assert all(d["path"].split(":", 1)[1] for d in answer["documents"])  # the other client's files
+    assert attempts_in(log) == []
