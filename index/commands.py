@@ -144,6 +144,8 @@ def cmd_status(args) -> int:
         print(json.dumps(status, ensure_ascii=False))
     else:
         print(f"knowledge base: {status['kb']}")
+        if status.get("remote"):
+            print(f"shared on: {status['remote']} ({status['files_from_others']} files from other clients)")
         print(f"folders: {', '.join(status['roots']) or '(none)'}")
         print(f"files indexed: {status['files_indexed']}, failed: {len(status['files_failed'])}")
         print(f"passages: {status['chunks_total']}, embedding model: {status['embedding_model']}")
