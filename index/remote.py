@@ -29,6 +29,7 @@ import hashlib
 import logging
 import re
 import socket
+import threading
 import time
 import uuid
 from dataclasses import dataclass
@@ -337,6 +338,7 @@ class Replica:
         self.origin = origin
         self.origin_name = self.catalog.get_meta("remote_origin_name") or "client"
         self._pulled_at = 0.0
+        self._pulling = threading.Lock()
 
     # -- this client's files ---------------------------------------------------------------------
     def publish(self) -> int:
@@ -378,6 +380,14 @@ class Replica:
     # -- everyone else's ---------------------------------------------------------------------------
     def pull(self, force: bool = False) -> int:
         """Bring other clients' files into the local catalog; returns files added or removed."""
+        if not self._pulling.acquire(blocking=force):
+            return 0  # another thread is pulling right now: searching what we have is fine
+        try:
+            return self._pull(force)
+        finally:
+            self._pulling.release()
+
+    def _pull(self, force: bool) -> int:
         now = time.monotonic()
         if not force and now - self._pulled_at < PULL_INTERVAL_S:
             return 0

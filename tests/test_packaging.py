@@ -194,7 +194,7 @@ def test_tarball_if_built(package):
 
 
 def test_packaged_app_uses_a_shared_knowledge_base(package, tmp_path):
-    """The frozen app carries Chroma's HTTP client: index into and search a `chroma run` server on loopback."""
+    """The frozen app carries the remote engines' clients: a `chroma run` server and a model server on loopback."""
     from tests.fixtures.servers import ChromaServer
 
     docs = tmp_path / "docs"
@@ -211,3 +211,14 @@ def test_packaged_app_uses_a_shared_knowledge_base(package, tmp_path):
                                  "--json"], env=env, cwd=tmp_path, capture_output=True, text=True, timeout=300)
         assert search.returncode == 0, search.stderr[-3000:]
         assert "Gotthard" in json.loads(search.stdout)["results"][0]["text"]
+
+        from tests.fixtures.openai_server import OpenAIServer
+        from tests.fixtures.tiny_gguf import write_tiny_gguf
+
+        gguf = write_tiny_gguf(tmp_path / "tiny-vikhr.gguf", "vikhr")
+        with OpenAIServer(gguf, alias="tiny-vikhr", n_ctx=4096) as llm:
+            ask = subprocess.run([str(package / "docent"), "ask", "How long is the Gotthard tunnel?", "--kb", url,
+                                  "--endpoint", llm.base_url, "--json"], env=env, cwd=tmp_path, capture_output=True,
+                                 text=True, timeout=300)
+        assert ask.returncode == 0, ask.stderr[-3000:]
+        assert json.loads(ask.stdout)["model"]["endpoint"] == llm.base_url
