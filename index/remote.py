@@ -44,6 +44,7 @@ log = logging.getLogger("docent.remote")
 SCHEMES = {"chroma": "http", "chromas": "https"}
 DEFAULT_PORT = 8000
 MAX_BATCH = 1000  # per request: keeps each HTTP body a few MB
+PULL_BATCH = 2000  # passages per request when a client copies other clients' files
 PULL_INTERVAL_S = 2.0
 GENERATION_ID = "~generation"
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{1,58}[A-Za-z0-9]$")
@@ -294,13 +295,29 @@ class RemoteVectorStore:
         got = self._guard(self._files.get, where={"hash": content_hash}, include=[], limit=1)
         return bool(got["ids"])
 
-    def passages_of(self, content_hash: str) -> list[NewPassage]:
-        got = self._guard(self._passages.get, where={"hash": content_hash}, include=["metadatas", "documents"])
-        out = []
-        for meta, text in zip(got["metadatas"], got["documents"]):
-            out.append(NewPassage(int(meta["n"]), meta.get("page"), int(meta.get("start", 0)),
-                                  int(meta.get("end", 0)), text or ""))
-        out.sort(key=lambda p: p.ordinal)
+    def passages_of(self, hashes: dict[str, int] | list[str]) -> dict[str, list[NewPassage]]:
+        """Passages (texts and places) of several files, in requests of about PULL_BATCH passages."""
+        out: dict[str, list[NewPassage]] = {h: [] for h in hashes}
+        group: list[str] = []
+        expected = 0
+
+        def fetch() -> None:
+            where = {"hash": group[0]} if len(group) == 1 else {"hash": {"$in": list(group)}}
+            got = self._guard(self._passages.get, where=where, include=["metadatas", "documents"])
+            for meta, text in zip(got["metadatas"], got["documents"]):
+                out[meta["hash"]].append(NewPassage(int(meta["n"]), meta.get("page"), int(meta.get("start", 0)),
+                                                    int(meta.get("end", 0)), text or ""))
+
+        for h, n in hashes.items() if isinstance(hashes, dict) else ((h, 1) for h in hashes):
+            group.append(h)
+            expected += max(1, n)
+            if expected >= PULL_BATCH:
+                fetch()
+                group, expected = [], 0
+        if group:
+            fetch()
+        for passages in out.values():
+            passages.sort(key=lambda p: p.ordinal)
         return out
 
 
@@ -409,10 +426,11 @@ class Replica:
                     self.catalog.rollback()
                     raise
                 changes += 1
-        for rid, meta in records.items():
-            if rid in local and local[rid][1] == meta.get("hash"):
-                continue
-            passages = self.store.passages_of(meta["hash"])
+        wanted = {rid: meta for rid, meta in records.items()
+                  if not (rid in local and local[rid][1] == meta.get("hash"))}
+        fetched = self.store.passages_of({m["hash"]: int(m.get("n_passages", 1)) for m in wanted.values()})
+        for rid, meta in wanted.items():
+            passages = fetched.get(meta["hash"], [])
             if not passages or len(passages) != int(meta.get("n_passages", -1)):
                 complete = False  # its owner is rewriting it, or removing it: the next pull settles it
                 continue
