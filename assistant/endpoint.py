@@ -4,15 +4,15 @@ Same protocol and same `answer()` contract as `GroundedPipeline`, over HTTP
 (vLLM, llama.cpp server, llama-cpp-python's server):
 
     step 1  system + documents + history + question -> {"relevant_doc_ids": [...]}
-            temperature 0, constrained by response_format where the server
-            supports it, then strictly validated and repaired (never trusted)
+            temperature 0, constrained by our ids grammar or a JSON schema where the
+            server supports one, then strictly validated and repaired (never trusted)
     step 2  the same messages + {"role": "assistant", "content": step-1 JSON}
             -> a second assistant turn, streamed with the profile's sampling
 
 What a server supports is found out by trying and remembered per endpoint
 (process wide): the `documents` role (llama-cpp-python's server rejects it,
 so the documents are folded into the system turn as for models without that
-role), the response_format flavour (json_schema, json_object + schema, none),
+role), the step-1 constraint (grammar, json_schema, json_object + schema, none),
 the tokenize route and, from a "context length exceeded" answer, the real
 context size.
 
@@ -42,7 +42,7 @@ from assistant.errors import (
     EndpointTimeout,
     EndpointUnreachable,
 )
-from assistant.grammar import KEY, format_ids, parse_ids
+from assistant.grammar import KEY, format_ids, parse_ids, ids_grammar
 from assistant.language import NOT_FOUND, detect_language
 from assistant.pipeline import HistoryItem, Retriever, as_turns
 from assistant.profiles import FOLDED_GROUNDING, GROUNDED_SYSTEM_PROMPT, PROFILES, ModelProfile
@@ -54,7 +54,13 @@ DOCUMENTS_ROLE_MODES = ("auto", "on", "off")
 # template (headers, BOS, a default system prompt) and a looser step-1 JSON.
 TEMPLATE_MARGIN = 64
 STEP1_SLACK = 16
-RESPONSE_FORMATS = ("json_schema", "json_object", None)
+# Step-1 constraint, tried in this order (a refusal moves down, remembered per server):
+#   json_schema  OpenAI-style structured output (vLLM, llama.cpp's server)
+#   grammar      our GBNF as `grammar` (offered ids only, strictly increasing, so unique: the one
+#                constraint that forbids duplicates); llama-cpp-python's server refuses json_schema
+#                (HTTP 500, validation error) and takes this one
+#   json_object  with a schema: an older llama-cpp-python form
+RESPONSE_FORMATS = ("json_schema", "grammar", "json_object", None)
 
 FOLDED_NOTE = "the model server rejects the 'documents' role; the documents were folded into the system message"
 
@@ -329,6 +335,8 @@ class RemotePipeline:
             if rf == "json_schema":
                 params["response_format"] = {"type": "json_schema",
                                              "json_schema": {"name": "relevant_doc_ids", "strict": True, "schema": schema}}
+            elif rf == "grammar":
+                params["grammar"] = ids_grammar(range(len(docs)))
             elif rf == "json_object":
                 params["response_format"] = {"type": "json_object", "schema": schema}
             msgs = self.builder(native).messages(question, plan.docs_json, plan.history)
@@ -348,7 +356,7 @@ class RemotePipeline:
             except EndpointRequestError as exc:
                 detail = exc.detail.lower()
                 if rf is not None and exc.status in (400, 422, 500) and (
-                        "response_format" in detail or "json_schema" in detail):
+                        "response_format" in detail or "json_schema" in detail or "grammar" in detail):
                     self.caps["response_format"] = rf_index + 1
                     continue
                 if native and self.documents_role == "auto" and _rejects_documents_role(exc):
