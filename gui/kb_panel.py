@@ -324,13 +324,20 @@ class KbPanel(QWidget):
 
         try:
             spec = RemoteSpec.parse(url)
-            path = kb_store.create_kb(name or spec.name, self.settings.embedding_model or None, remote=spec.url)
+            # Connected before (e.g. now with a new token): the same replica, not a second client.
+            known = [kb_store.kb_path(n) for n in kb_store.list_kbs() if kb_store.remote_url(kb_store.kb_path(n)) == spec.url]
+            path = known[0] if known else kb_store.create_kb(name or spec.name, self.settings.embedding_model or None,
+                                                             remote=spec.url)
         except Exception as exc:  # noqa: BLE001 - RemoteError, KbStoreError: one line for the status bar
             self.message.emit(tr("Cannot add the shared knowledge base: {error}", error=exc))
             return None
         if token:
             set_secret("chroma", spec.server, token)
-        self.switch_to(path)
+        current = self.session.kb
+        if current is not None and current.root == path:  # reopen: the new token takes effect
+            self.session.switch(path)
+        else:
+            self.switch_to(path)
         return path
 
     def prompt_connect(self) -> None:

@@ -12,6 +12,7 @@ import sqlite3
 import threading
 import time
 import zlib
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable, Iterator
@@ -118,11 +119,24 @@ class Catalog:
         self._release_writer()
 
     def rollback(self) -> None:
+        if self._writer_thread != threading.get_ident():
+            return  # not our transaction (another thread's is open on this connection): leave it alone
         try:
             if self.db.in_transaction:
                 self.db.execute("ROLLBACK")
         finally:
             self._release_writer()
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        """begin ... commit, or rollback on any exception (the writer lock is never left held)."""
+        self.begin()
+        try:
+            yield
+            self.commit()
+        except BaseException:
+            self.rollback()
+            raise
 
     def _release_writer(self) -> None:
         if self._writer_thread == threading.get_ident():
@@ -160,8 +174,11 @@ class Catalog:
         return records
 
     def indexed_with_hash(self, content_hash: str) -> list[FileRecord]:
+        """This client's indexed files with these bytes (never another client's copy: a pull may drop
+        it at any moment, and its vectors are its owner's to remove)."""
         rows = self.db.execute(
-            f"SELECT {_FILE_COLUMNS} FROM files WHERE hash=? AND status='indexed'", (content_hash,)
+            f"SELECT {_FILE_COLUMNS} FROM files WHERE hash=? AND status='indexed' "
+            "AND id NOT IN (SELECT file_id FROM remote_files)", (content_hash,)
         ).fetchall()
         return [FileRecord(*r) for r in rows]
 

@@ -141,6 +141,20 @@ def embedding_device(backend: str) -> str:
         return "unknown"
 
 
+def _replica_folder(spec, data: Path) -> Path:
+    """This computer's replica of a shared knowledge base: the app's (kb/<name>) when it has one,
+    so the command line and the app are one client, not two; else remote/<host>_<port>_<name>."""
+    import json
+
+    for settings_file in sorted((data / "kb").glob("*/settings.json")):
+        try:
+            if json.loads(settings_file.read_text(encoding="utf-8")).get("remote") == spec.url:
+                return settings_file.parent
+        except (OSError, ValueError, AttributeError):
+            continue
+    return spec.replica_dir(data / "remote")
+
+
 class KnowledgeBase:
     """A local knowledge base, or this client's replica of a shared one (index/remote.py)."""
 
@@ -188,6 +202,7 @@ class KnowledgeBase:
         self._vectors = None
         self._embedder = None
         self._replica = None
+        self._remote_failure = None
         self.search_warning: str | None = None
         self._init_lock = threading.Lock()
         self._background = None
@@ -203,7 +218,7 @@ class KnowledgeBase:
             from index.remote import RemoteSpec
 
             spec = RemoteSpec.parse(str(root))
-            folder = spec.replica_dir(data_dir() / "remote")
+            folder = _replica_folder(spec, data_dir())
             if settings is None:
                 settings = EngineSettings.load(folder / "settings.json")
             settings.remote = spec.url
@@ -248,13 +263,7 @@ class KnowledgeBase:
         with self._init_lock:
             if self._vectors is None:
                 if self.remote is not None:
-                    from index.credentials import get_secret
-                    from index.remote import Replica, RemoteVectorStore
-
-                    store = RemoteVectorStore(self.remote, get_secret("chroma", self.remote.server))
-                    self._agree_on_embedding(store)
-                    self._replica = Replica(self, store)
-                    self._vectors = store
+                    self._vectors = self._connect_remote()
                 else:
                     from index.vectors import VectorStore
 
@@ -262,25 +271,52 @@ class KnowledgeBase:
                 secure_tree(self.root)
         return self._vectors
 
+    RECONNECT_AFTER_S = 20.0
+
+    def _connect_remote(self):
+        """The shared store, or the last failure again for a while (a dead server costs one timeout,
+        not one per search)."""
+        import time
+
+        from index.credentials import get_secret
+        from index.remote import Replica, RemoteError, RemoteVectorStore
+
+        failed = self._remote_failure
+        if failed is not None and time.monotonic() - failed[0] < self.RECONNECT_AFTER_S:
+            raise RemoteError(str(failed[1]))
+        try:
+            store = RemoteVectorStore(self.remote, get_secret("chroma", self.remote.server))
+            self._agree_on_embedding(store)
+            self._replica = Replica(self, store)
+        except RemoteError as exc:
+            self._remote_failure = (time.monotonic(), exc)
+            raise
+        self._remote_failure = None
+        return store
+
     def _agree_on_embedding(self, store) -> None:
-        """Every client of a shared knowledge base must embed alike, or dense search is noise."""
+        """Every client of a shared knowledge base must embed and cut passages alike (vector ids are
+        `<hash>#<n>`), or dense search is noise. A client with no files of its own adopts the set-up."""
         from index.remote import RemoteError
 
-        ours = {"embedding_model": self.settings.embedding_model, "query_prompt": self.settings.query_prompt,
-                "passage_prompt": self.settings.passage_prompt}
+        keys = ("embedding_model", "query_prompt", "passage_prompt", "passage_chars")
+        ours = {k: getattr(self.settings, k) for k in keys}
         theirs = store.embedding_setup()
         if theirs is None:
             store.set_embedding_setup(ours)
         elif theirs != ours:
             own_files = self.catalog.counts()["indexed"] - len(self.catalog.foreign_file_ids())
-            if own_files or self._embedder is not None:
+            if own_files:
                 raise RemoteError(
                     f"the shared knowledge base {self.remote.url} uses the embedding model "
-                    f"{theirs['embedding_model']}, this one {self.settings.embedding_model}"
+                    f"{theirs['embedding_model']} with {theirs['passage_chars']}-character passages; this "
+                    f"client's files were indexed with {self.settings.embedding_model} "
+                    f"({self.settings.passage_chars}): connect with a new, empty knowledge base"
                 )
             for key, value in theirs.items():
                 setattr(self.settings, key, value)
             self.settings.save(self.root / "settings.json")
+            self._embedder = None  # loaded (e.g. by a search while offline) with the set-up we just left
 
     @property
     def replica(self):
@@ -342,9 +378,13 @@ class KnowledgeBase:
         if hashes:
             for h in hashes:
                 self.vectors.delete_hash(h)
-        self.catalog.begin()
-        self.catalog.clear_gc(hashes)
-        self.catalog.commit()
+        with self.catalog.transaction():
+            self.catalog.clear_gc(hashes)
+
+    def reserve_shared(self, files: list[tuple]) -> None:
+        """Shared knowledge base: name files on the server before their vectors go up (index/remote.py)."""
+        if self.remote is not None:
+            self.replica.reserve(files)
 
     def search(self, query: str, k: int = 10, mode: str = "hybrid") -> list[SearchHit]:
         from index.search import search

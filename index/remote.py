@@ -134,26 +134,36 @@ class RemoteVectorStore:
         self._token = token
         self._timeout = timeout_s
         self.client = None
-        self._passages = None
-        self._files = None
+        self._collections: dict[str, object] = {}
         self._connect()
 
     # -- plumbing ----------------------------------------------------------------------------
     def _connect(self) -> None:
-        import chromadb
-        from chromadb.config import Settings
-
-        headers = {"Authorization": f"Bearer {self._token}"} if self._token else None
-
         def make():
-            self.client = chromadb.HttpClient(
+            import chromadb
+            import httpx
+            from chromadb.config import Settings
+
+            headers = {"Authorization": f"Bearer {self._token}"} if self._token else None
+            # chromadb's client talks to the server while it is being made, with no timeout at all:
+            # a hung server (or a dead VPN) must cost seconds, not hang the caller for ever.
+            with httpx.Client(timeout=httpx.Timeout(min(5.0, self._timeout)), trust_env=False) as probe:
+                probe.get(f"{self.spec.server}/api/v2/heartbeat", headers=headers or {})
+            client = chromadb.HttpClient(
                 host=self.spec.host, port=self.spec.port, ssl=self.spec.scheme == "https", headers=headers,
-                settings=Settings(anonymized_telemetry=False, chroma_server_http_timeout=self._timeout),
+                settings=Settings(anonymized_telemetry=False),
             )
-            self._passages = self.client.get_or_create_collection(
-                self.spec.name, embedding_function=None, metadata={"hnsw:space": "cosine"}
-            )
-            self._files = self.client.get_or_create_collection(self.spec.name + ".files", embedding_function=None)
+            # chromadb 1.5 makes its httpx client with no timeout at all (and ignores
+            # chroma_server_http_timeout): a hung server would block a search for ever.
+            session = getattr(getattr(client, "_server", None), "_session", None)
+            if session is not None:
+                session.timeout = httpx.Timeout(self._timeout, connect=min(5.0, self._timeout))
+            self.client = client
+            self._collections = {
+                "passages": client.get_or_create_collection(
+                    self.spec.name, embedding_function=None, metadata={"hnsw:space": "cosine"}),
+                "files": client.get_or_create_collection(self.spec.name + ".files", embedding_function=None),
+            }
 
         self._guard(make)
 
@@ -166,55 +176,74 @@ class RemoteVectorStore:
         except Exception as exc:  # noqa: BLE001 - every transport/server failure becomes one message
             raise self._error(exc) from exc
 
+    def _call(self, which: str, method: str, **kwargs):
+        """A collection method; a collection the server no longer has (reset, wiped) is made again once."""
+        try:
+            return getattr(self._collections[which], method)(**kwargs)
+        except Exception as exc:  # noqa: BLE001
+            if "does not exist" not in str(exc):
+                raise self._error(exc) from exc
+            log.warning("the shared collection %s is gone from the server; making it again", self.spec.url)
+            self._connect()
+            return self._guard(getattr(self._collections[which], method), **kwargs)
+
     def _error(self, exc: BaseException) -> RemoteError:
         where = f"the Chroma server at {self.spec.server}"
         name = type(exc).__name__
         text = str(exc)
         if self._token:
             text = text.replace(self._token, "***")
-        if name == "ChromaAuthError" or any(c in text for c in ("401", "403", "Unauthorized", "Forbidden")):
-            what = "rejected the token" if self._token else "requires a token (set it in Settings or DOCENT_CHROMA_TOKEN)"
+        if name == "ChromaAuthError" or re.search(r"\b(unauthori[sz]ed|forbidden)\b", text, re.I) \
+                or re.search(r"\b(status|HTTP|code)\D{0,3}(401|403)\b", text):
+            what = ("rejected the token" if self._token else
+                    "requires a token (set DOCENT_CHROMA_TOKEN, or connect again in the app with the token)")
             return RemoteError(f"{where} {what}")
         if name.startswith("Chroma") or type(exc).__module__.startswith("chromadb"):
             return RemoteError(f"{where} refused the request: {text.splitlines()[0][:200] if text else name}")
         return RemoteError(f"cannot reach {where}: {_reason(exc)}")
 
     def close(self) -> None:
-        self.client = self._passages = self._files = None
+        self.client = None
+        self._collections = {}
+
+    @property
+    def collection_id(self) -> str:
+        """Changes when the server lost the collection and it was made again (see Replica)."""
+        return str(self._collections["passages"].id)
 
     def embedding_setup(self) -> dict | None:
-        """The embedding model (and prompts) the shared vectors were made with; None before the first."""
-        meta = self._guard(lambda: self._passages.metadata) or {}
+        """The embedding set-up (model, prompts, passage size) the shared vectors were made with."""
+        meta = self._guard(lambda: self._collections["passages"].metadata) or {}
         if "docent_embedding" not in meta:
             return None
         return {"embedding_model": meta["docent_embedding"], "query_prompt": meta.get("docent_query_prompt", ""),
-                "passage_prompt": meta.get("docent_passage_prompt", "")}
+                "passage_prompt": meta.get("docent_passage_prompt", ""),
+                "passage_chars": int(meta.get("docent_passage_chars", 1000))}
 
     def set_embedding_setup(self, setup: dict) -> None:
-        meta = dict(self._guard(lambda: self._passages.metadata) or {})
+        meta = dict(self._guard(lambda: self._collections["passages"].metadata) or {})
         meta.pop("hnsw:space", None)  # fixed at creation; Chroma refuses to "change" it
         meta.update(docent_embedding=setup["embedding_model"], docent_query_prompt=setup["query_prompt"],
-                    docent_passage_prompt=setup["passage_prompt"])
-        self._guard(self._passages.modify, metadata=meta)
+                    docent_passage_prompt=setup["passage_prompt"], docent_passage_chars=setup["passage_chars"])
+        self._call("passages", "modify", metadata=meta)
 
     def telemetry_enabled(self) -> bool:
         return False
 
     # -- the VectorStore interface -------------------------------------------------------------
     def count(self) -> int:
-        return self._guard(self._passages.count)
+        return self._call("passages", "count")
 
     def has(self, ids: list[str]) -> set[str]:
         found: set[str] = set()
         for i in range(0, len(ids), MAX_BATCH):
-            found.update(self._guard(self._passages.get, ids=ids[i : i + MAX_BATCH], include=[])["ids"])
+            found.update(self._call("passages", "get", ids=ids[i : i + MAX_BATCH], include=[])["ids"])
         return found
 
-    def upsert(self, content_hash: str, vectors: np.ndarray) -> None:
+    def upsert(self, content_hash: str, vectors) -> None:
         self.upsert_many([(content_hash, len(vectors))], vectors)
 
-    def upsert_many(self, files: list[tuple[str, int]], vectors: np.ndarray,
-                    passages: list[NewPassage] | None = None) -> None:
+    def upsert_many(self, files: list[tuple[str, int]], vectors, passages: list[NewPassage] | None = None) -> None:
         """Vectors with their passages' texts and places (other clients build their lexical index from them)."""
         import numpy as np
 
@@ -242,57 +271,57 @@ class RemoteVectorStore:
         vectors = np.asarray(vectors, dtype=np.float32)[rows]
         for i in range(0, len(ids), MAX_BATCH):
             part = slice(i, i + MAX_BATCH)
-            self._guard(self._passages.upsert, ids=ids[part], embeddings=vectors[part],
-                        metadatas=metadatas[part], documents=documents[part])
+            self._call("passages", "upsert", ids=ids[part], embeddings=vectors[part], metadatas=metadatas[part],
+                       documents=documents[part])
 
     def delete_hash(self, content_hash: str) -> None:
-        self._guard(self._passages.delete, where={"hash": content_hash})
+        self._call("passages", "delete", where={"hash": content_hash})
 
-    def query(self, vector: np.ndarray, k: int) -> list[tuple[str, float]]:
+    def query(self, vector, k: int) -> list[tuple[str, float]]:
         import numpy as np
 
-        result = self._guard(self._passages.query, query_embeddings=[np.asarray(vector, dtype=np.float32)],
-                             n_results=k, include=["distances"])
+        result = self._call("passages", "query", query_embeddings=[np.asarray(vector, dtype=np.float32)],
+                            n_results=k, include=["distances"])
         return [(vid, 1.0 - float(d)) for vid, d in zip(result["ids"][0], result["distances"][0])]
 
     def all_ids(self) -> list[str]:
-        return list(self._guard(self._passages.get, include=[])["ids"])
+        return list(self._call("passages", "get", include=[])["ids"])
 
-    def embedding(self, vid: str) -> np.ndarray | None:
+    def embedding(self, vid: str):
         import numpy as np
 
-        got = self._guard(self._passages.get, ids=[vid], include=["embeddings"])
+        got = self._call("passages", "get", ids=[vid], include=["embeddings"])
         return np.asarray(got["embeddings"][0], dtype=np.float32) if len(got["ids"]) else None
 
     # -- shared file records ---------------------------------------------------------------------
     def generation(self) -> str | None:
-        got = self._guard(self._files.get, ids=[GENERATION_ID], include=["metadatas"])
+        got = self._call("files", "get", ids=[GENERATION_ID], include=["metadatas"])
         return got["metadatas"][0].get("value") if got["ids"] else None
 
     def bump_generation(self) -> str:
         value = uuid.uuid4().hex
-        self._guard(self._files.upsert, ids=[GENERATION_ID], embeddings=[_NO_VECTOR],
-                    metadatas=[{"kind": "generation", "value": value}])
+        self._call("files", "upsert", ids=[GENERATION_ID], embeddings=[_NO_VECTOR],
+                   metadatas=[{"kind": "generation", "value": value}])
         return value
 
     def file_records(self, origin: str | None = None) -> dict[str, dict]:
         where = {"kind": "file"} if origin is None else {"$and": [{"kind": "file"}, {"origin": origin}]}
-        got = self._guard(self._files.get, where=where, include=["metadatas"])
+        got = self._call("files", "get", where=where, include=["metadatas"])
         return dict(zip(got["ids"], got["metadatas"]))
 
     def put_file_records(self, records: dict[str, dict]) -> None:
         ids = list(records)
         for i in range(0, len(ids), MAX_BATCH):
             part = ids[i : i + MAX_BATCH]
-            self._guard(self._files.upsert, ids=part, embeddings=[_NO_VECTOR] * len(part),
-                        metadatas=[records[r] for r in part])
+            self._call("files", "upsert", ids=part, embeddings=[_NO_VECTOR] * len(part),
+                       metadatas=[records[r] for r in part])
 
     def delete_file_records(self, ids: list[str]) -> None:
         for i in range(0, len(ids), MAX_BATCH):
-            self._guard(self._files.delete, ids=ids[i : i + MAX_BATCH])
+            self._call("files", "delete", ids=ids[i : i + MAX_BATCH])
 
     def hash_referenced(self, content_hash: str) -> bool:
-        got = self._guard(self._files.get, where={"hash": content_hash}, include=[], limit=1)
+        got = self._call("files", "get", where={"hash": content_hash}, include=[], limit=1)
         return bool(got["ids"])
 
     def passages_of(self, hashes: dict[str, int] | list[str]) -> dict[str, list[NewPassage]]:
@@ -303,7 +332,7 @@ class RemoteVectorStore:
 
         def fetch() -> None:
             where = {"hash": group[0]} if len(group) == 1 else {"hash": {"$in": list(group)}}
-            got = self._guard(self._passages.get, where=where, include=["metadatas", "documents"])
+            got = self._call("passages", "get", where=where, include=["metadatas", "documents"])
             for meta, text in zip(got["metadatas"], got["documents"]):
                 out[meta["hash"]].append(NewPassage(int(meta["n"]), meta.get("page"), int(meta.get("start", 0)),
                                                     int(meta.get("end", 0)), text or ""))
@@ -339,7 +368,18 @@ def rebuild_text(passages: list[NewPassage]) -> str:
 
 
 class Replica:
-    """Publishes this client's files to the shared collection and pulls everyone else's."""
+    """Publishes this client's files to the shared collection and pulls everyone else's.
+
+    Invariants that keep clients consistent with the server:
+    - a file's record is put on the server *before* its vectors (`reserve`): another
+      client's garbage collection never removes vectors a record does not yet name;
+    - `remote_dirty` (local meta, set in the same transaction as the catalog change
+      would be lost otherwise) makes a run that was cut after publishing bump the
+      generation next time, so other clients always hear of a change;
+    - our own bump is never taken for "pulled": others may have changed things too;
+    - the server collection's id is remembered: if the server lost its data, our
+      files are marked for re-embedding and other clients' copies are dropped.
+    """
 
     def __init__(self, kb, store: RemoteVectorStore):
         self.kb = kb
@@ -348,51 +388,95 @@ class Replica:
         origin = self.catalog.get_meta("remote_origin")
         if not origin:
             origin = uuid.uuid4().hex[:12]
-            self.catalog.begin()
-            self.catalog.set_meta("remote_origin", origin)
-            self.catalog.set_meta("remote_origin_name", socket.gethostname()[:40] or "client")
-            self.catalog.commit()
+            with self.catalog.transaction():
+                self.catalog.set_meta("remote_origin", origin)
+                self.catalog.set_meta("remote_origin_name", socket.gethostname()[:40] or "client")
         self.origin = origin
         self.origin_name = self.catalog.get_meta("remote_origin_name") or "client"
         self._pulled_at = 0.0
         self._pulling = threading.Lock()
+        self.check_identity()
+
+    def _record(self, path: str, content_hash: str, title: str | None, fmt: str | None, size: int | None,
+                n_passages: int) -> tuple[str, dict]:
+        return record_id(self.origin, path), {
+            "kind": "file", "origin": self.origin, "origin_name": self.origin_name, "path": path,
+            "hash": content_hash, "title": title or "", "format": fmt or "", "size": size or 0,
+            "n_passages": n_passages,
+        }
+
+    # -- the server's collection -------------------------------------------------------------------
+    def check_identity(self) -> bool:
+        """False (and the replica reset) when the server's collection is not the one we synced with."""
+        current = self.store.collection_id
+        known = self.catalog.get_meta("remote_collection_id")
+        if known == current:
+            return True
+        with self.catalog.transaction():
+            if known:  # the server lost the collection (wiped, restored from nothing): start over with it
+                for rid, (file_id, _h) in self.catalog.foreign_records().items():
+                    self.catalog.remove_foreign(rid, file_id)
+                # Our files: forgotten (their folders stay), so the next index run embeds them into the new
+                # collection; keeping them would let the indexer take them for unchanged twins.
+                foreign = set(self.catalog.foreign_file_ids())
+                for record in self.catalog.files():
+                    if record.id not in foreign:
+                        self.catalog.remove(record)
+                self.catalog.db.execute("DELETE FROM chroma_gc")
+                self.catalog.set_meta("remote_generation", "")
+                log.warning("the shared collection %s was reset on the server: this client's folders will be "
+                             "indexed into it again at the next re-index", self.store.spec.url)
+            self.catalog.set_meta("remote_collection_id", current)
+        return not known
 
     # -- this client's files ---------------------------------------------------------------------
+    def reserve(self, files: list[tuple[str, str, str | None, str | None, int | None, int]]) -> None:
+        """Name files (path, hash, title, format, size, passages) on the server before their vectors go up."""
+        records = dict(self._record(*f) for f in files)
+        if records:
+            self._mark_dirty()
+            self.store.put_file_records(records)
+
     def publish(self) -> int:
         """Make the server's records of our files match our catalog; returns records changed."""
         foreign = set(self.catalog.foreign_file_ids())
-        mine = {
-            record_id(self.origin, r.path): {
-                "kind": "file", "origin": self.origin, "origin_name": self.origin_name, "path": r.path,
-                "hash": r.hash, "title": r.title or "", "format": r.format or "", "size": r.size or 0,
-                "n_passages": r.n_passages,
-            }
+        mine = dict(
+            self._record(r.path, r.hash, r.title, r.format, r.size, r.n_passages)
             for r in self.catalog.files() if r.status == "indexed" and r.id not in foreign
-        }
+        )
         published = self.store.file_records(self.origin)
         changed = {rid: meta for rid, meta in mine.items() if published.get(rid) != meta}
         gone = [rid for rid in published if rid not in mine]
+        if changed or gone:
+            self._mark_dirty()
         if changed:
             self.store.put_file_records(changed)
         if gone:
             self.store.delete_file_records(gone)
         return len(changed) + len(gone)
 
+    def _mark_dirty(self) -> None:
+        if self.catalog.get_meta("remote_dirty") != "1":
+            with self.catalog.transaction():
+                self.catalog.set_meta("remote_dirty", "1")
+
     def collect_garbage(self) -> None:
-        """Publish, then drop the vectors of hashes no client's file uses any more."""
-        changed = self.publish()
+        """Publish, drop the vectors of hashes no client's file uses any more, tell the others."""
+        self.check_identity()
+        self.publish()
         hashes = self.catalog.gc_hashes()
+        removed = False
         for h in hashes:
             if not self.store.hash_referenced(h):
+                self._mark_dirty()
                 self.store.delete_hash(h)
-                changed += 1
-        self.catalog.begin()
-        self.catalog.clear_gc(hashes)
-        self.catalog.commit()
-        if changed:
-            self.catalog.begin()
-            self.catalog.set_meta("remote_generation", self.store.bump_generation())
-            self.catalog.commit()
+                removed = True
+        with self.catalog.transaction():
+            self.catalog.clear_gc(hashes)
+        if removed or self.catalog.get_meta("remote_dirty") == "1":
+            self.store.bump_generation()  # outside any transaction: it may fail, the flag stays
+            with self.catalog.transaction():
+                self.catalog.set_meta("remote_dirty", "0")
 
     # -- everyone else's ---------------------------------------------------------------------------
     def pull(self, force: bool = False) -> int:
@@ -408,8 +492,9 @@ class Replica:
         now = time.monotonic()
         if not force and now - self._pulled_at < PULL_INTERVAL_S:
             return 0
+        self._pulled_at = now  # also after a failure: a server that is down is asked again in a while
         generation = self.store.generation()
-        self._pulled_at = now
+        self.check_identity()
         if not force and generation is not None and generation == self.catalog.get_meta("remote_generation"):
             return 0
         records = {rid: m for rid, m in self.store.file_records().items() if m.get("origin") != self.origin}
@@ -418,13 +503,8 @@ class Replica:
         complete = True
         for rid, (file_id, h) in local.items():
             if rid not in records or records[rid].get("hash") != h:
-                self.catalog.begin()
-                try:
+                with self.catalog.transaction():
                     self.catalog.remove_foreign(rid, file_id)
-                    self.catalog.commit()
-                except BaseException:
-                    self.catalog.rollback()
-                    raise
                 changes += 1
         wanted = {rid: meta for rid, meta in records.items()
                   if not (rid in local and local[rid][1] == meta.get("hash"))}
@@ -432,24 +512,19 @@ class Replica:
         for rid, meta in wanted.items():
             passages = fetched.get(meta["hash"], [])
             if not passages or len(passages) != int(meta.get("n_passages", -1)):
-                complete = False  # its owner is rewriting it, or removing it: the next pull settles it
+                complete = False  # its owner is still writing it, or removing it: a later pull settles it
                 continue
-            path = f"{meta.get('origin_name', 'client')}:{meta['path']}"
-            self.catalog.begin()
-            try:
+            # The origin's short id keeps two clients on machines of one name (or two replicas) apart.
+            path = f"{meta.get('origin_name', 'client')}-{str(meta.get('origin', ''))[:4]}:{meta['path']}"
+            with self.catalog.transaction():
                 self.catalog.store_foreign(
                     rid, path, content_hash=meta["hash"], title=meta.get("title", ""), fmt=meta.get("format", ""),
                     size=int(meta.get("size", 0)), text=rebuild_text(passages), passages=passages,
                 )
-                self.catalog.commit()
-            except BaseException:
-                self.catalog.rollback()
-                raise
             changes += 1
         if complete:
-            self.catalog.begin()
-            self.catalog.set_meta("remote_generation", generation or "")
-            self.catalog.commit()
+            with self.catalog.transaction():
+                self.catalog.set_meta("remote_generation", generation or "")
         if changes:
             log.info("pulled %d changes from %s", changes, self.store.spec.url)
         return changes

@@ -270,9 +270,10 @@ class Indexer:
         if bad:
             raise PathError(f"{BAD_NAME}: {display_path(bad[0])}")
         self.kb.collect_garbage()
-        for root in roots:
-            if os.path.isdir(root):
-                self.catalog.add_root(root)
+        with self.catalog.transaction():
+            for root in roots:
+                if os.path.isdir(root):
+                    self.catalog.add_root(root)
         candidates = list(scan(roots))
         seen = {display_path(path) for path, _, _ in candidates}
         self.report.files_seen = len(candidates)
@@ -521,6 +522,8 @@ class Indexer:
         except BaseException:
             self.catalog.rollback()
             raise
+        self.kb.reserve_shared([(item.path, item.hash, item.extracted.title, item.extracted.format, item.size,
+                                 len(item.passages)) for item in batch])
         self.kb.vectors.upsert_many([(item.hash, len(item.passages)) for item in batch], vectors,
                                     [p for item in batch for p in item.passages])
         self.catalog.begin()

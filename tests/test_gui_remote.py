@@ -235,3 +235,18 @@ def test_answers_through_a_model_server_which_dies_and_comes_back(qtbot, tmp_pat
     finally:
         relay.close()
         srv.stop()
+
+
+def test_connecting_again_reuses_the_replica(qtbot, tmp_path, window):
+    """A second Connect… to the same server (say with a corrected token) opens the same replica
+    instead of making a second client of this computer."""
+    from gui import kb_store
+
+    url = "chroma://127.0.0.1:9/team-docs"  # nothing listens: opening must still work (it is lazy)
+    panel = window.kb_panel
+    first = panel.connect_shared(url, "team-again")
+    qtbot.waitUntil(lambda: window.session.kb is not None and window.session.kb.root == first, timeout=30_000)
+    second = panel.connect_shared(url, "another-name", token="tok-abc123")
+    assert second == first
+    assert [n for n in kb_store.list_kbs() if kb_store.remote_url(kb_store.kb_path(n)) == url] == ["team-again"]
+    qtbot.waitUntil(lambda: window.session.kb is not None and not window.session.switching, timeout=30_000)

@@ -266,3 +266,155 @@ def test_ask_with_both_remote_engines_reaches_only_their_addresses(server, docs,
     assert answer["model"]["endpoint"] == llm.base_url and answer["documents"]
     assert all(d["path"].split(":", 1)[1] for d in answer["documents"])  # the other client's files
     assert attempts_in(log) == []
+
+
+# -- consistency under races, cuts and server loss (found in review; each reproduced first) -------------
+
+def _client(tmp_path: Path, name: str, url: str) -> KnowledgeBase:
+    """A client in this process: its own replica folder (what another computer would have)."""
+    from index.config import EngineSettings
+
+    return KnowledgeBase(tmp_path / "replicas" / name, EngineSettings(remote=url))
+
+
+def _has_file(kb: KnowledgeBase, suffix: str) -> bool:
+    return any(f.path.endswith(suffix) for f in kb.files())
+
+
+def test_a_network_failure_mid_publish_loses_nothing(server, docs, tmp_path):
+    """The server goes between the records going out and the generation bump: no transaction or lock is
+    left behind, and the bump happens on the next run (others hear of the change without a forced pull)."""
+    from index.remote import PULL_INTERVAL_S
+
+    url = server.url("cut-bump")
+    alice, bob = _client(tmp_path, "alice", url), _client(tmp_path, "bob", url)
+    try:
+        alice.index([str(docs)])
+        bob.refresh(force=True)
+        (docs / "new.txt").write_text("The airship Hindenburg burned at Lakehurst in 1937.\n", encoding="utf-8")
+        store = alice.vectors
+        real = store.bump_generation
+
+        def cut():
+            raise RemoteError("cannot reach the Chroma server: connection reset")
+
+        store.bump_generation = cut
+        with pytest.raises(RemoteError):
+            alice.index([str(docs)])
+        assert not alice.catalog._writer.locked() and not alice.catalog.db.in_transaction
+        store.bump_generation = real
+        again = alice.index([str(docs)])
+        assert again.files_indexed == 0  # nothing left to index: only the bump was owed
+        time.sleep(PULL_INTERVAL_S + 0.1)
+        bob.refresh()  # not forced: the generation must have changed
+        assert _has_file(bob, "new.txt")
+    finally:
+        alice.close()
+        bob.close()
+
+
+def test_own_bump_does_not_hide_what_others_did(server, docs, tmp_path):
+    from index.remote import PULL_INTERVAL_S
+
+    url = server.url("own-bump")
+    alice, bob = _client(tmp_path, "alice", url), _client(tmp_path, "bob", url)
+    try:
+        alice.index([str(docs)])
+        bob.refresh(force=True)
+        theirs = tmp_path / "bob-docs"
+        theirs.mkdir()
+        (theirs / "b.txt").write_text("The airship Hindenburg burned at Lakehurst in 1937.\n", encoding="utf-8")
+        bob.index([str(theirs)])
+        (docs / "a.txt").write_text("A note about Lake Baikal.\n", encoding="utf-8")
+        alice.index([str(docs)])  # ends with her own bump
+        time.sleep(PULL_INTERVAL_S + 0.1)
+        alice.refresh()
+        assert _has_file(alice, "b.txt")
+    finally:
+        alice.close()
+        bob.close()
+
+
+def test_a_copy_of_a_file_its_owner_removed_gets_its_own_vectors(server, docs, tmp_path):
+    """Carol's replica still lists Alice's file, whose vectors Alice's run removed: Carol's copy of the
+    same bytes must be embedded, not borrowed from Alice's (gone) file; Bob then pulls it."""
+    from index.sync import content_hash
+
+    url = server.url("stale-twin")
+    alice, carol, bob = (_client(tmp_path, n, url) for n in ("alice", "carol", "bob"))
+    try:
+        alice.index([str(docs)])
+        carol.refresh(force=True)
+        original = docs / "transsib.ru.txt"
+        h = content_hash(str(original))
+        mine = tmp_path / "carol-docs"
+        mine.mkdir()
+        shutil.copy(original, mine / "copy.txt")
+        original.unlink()
+        alice.index([str(docs)])
+        assert not alice.vectors.has([f"{h}#0"])
+        assert carol.index([str(mine)]).files_indexed == 1
+        assert alice.vectors.has([f"{h}#0"])
+        hits = carol.search("Транссибирская магистраль", 3, mode="dense")
+        assert any(x.passage.path.endswith("copy.txt") for x in hits)
+        bob.refresh(force=True)
+        assert _has_file(bob, "copy.txt")
+        for kb in (alice, carol, bob):
+            kb.refresh(force=True)
+            assert integrity.check(kb).ok, integrity.check(kb).problems
+    finally:
+        for kb in (alice, carol, bob):
+            kb.close()
+
+
+def test_a_server_that_lost_its_data_is_filled_again(tmp_path, docs):
+    port = free_port()
+    data = tmp_path / "chroma"
+    url = f"chroma://127.0.0.1:{port}/lost-data"
+    with ChromaServer(data, port):
+        alice, bob = _client(tmp_path, "alice", url), _client(tmp_path, "bob", url)
+        alice.index([str(docs)])
+        bob.refresh(force=True)
+        alice.close()
+        bob.close()
+    shutil.rmtree(data)
+    with ChromaServer(data, port):
+        alice, bob = _client(tmp_path, "alice", url), _client(tmp_path, "bob", url)
+        try:
+            report = alice.index([str(docs)])
+            assert report.files_indexed == 7  # re-embedded into the new, empty collection
+            assert alice.search("Which text encodings are detected?", 3, mode="dense")
+            bob.refresh(force=True)
+            assert len(bob.files()) == 7
+            for kb in (alice, bob):
+                assert integrity.check(kb).ok, integrity.check(kb).problems
+        finally:
+            alice.close()
+            bob.close()
+
+
+def test_a_hung_server_costs_one_timeout_not_a_hang(server, docs, tmp_path):
+    import socket
+
+    url = server.url("hung")
+    alice = _client(tmp_path, "alice", url)
+    alice.index([str(docs)])
+    alice.close()
+    port = free_port()
+    listener = socket.socket()  # accepts connections, never answers
+    listener.bind(("127.0.0.1", port))
+    listener.listen(16)
+    try:
+        hung = _client(tmp_path, "alice", f"chroma://127.0.0.1:{port}/hung")
+        try:
+            t0 = time.monotonic()
+            hits = hung.search("Which text encodings are detected?", 3)
+            first = time.monotonic() - t0
+            assert hits and "timed out" in hung.search_warning
+            t0 = time.monotonic()
+            hung.search("Which text encodings are detected?", 3)
+            assert first < 60 and time.monotonic() - t0 < first  # generous bounds: the point is no hang
+        finally:
+            hung.close()
+    finally:
+        listener.close()
