@@ -268,10 +268,6 @@ RU: dict[str, str] = {
     "Put the documents in the system message": "Передавать документы в системном сообщении",
     "Questions and the retrieved passages are sent to this server; nothing else is. ":
         "На этот сервер отправляются вопросы и найденные фрагменты, и ничего больше. ",
-    "Remove “{name}” from this computer? The shared copy on {server} stays for everyone else; what you indexed "
-    "into it stays too.":
-        "Убрать «{name}» с этого компьютера? Общая копия на {server} останется для остальных; то, что вы в неё "
-        "проиндексировали, тоже останется.",
     "Send a “documents” message (Vikhr)": "Отдельное сообщение «documents» (Vikhr)",
     "Server:": "Сервер:",
     "Shared knowledge base unreachable: keyword matches only": "Общая база знаний недоступна: только совпадения по словам",
@@ -284,6 +280,13 @@ RU: dict[str, str] = {
     "optional": "необязательно",
     "unchanged": "без изменений",
     "{name} (shared)": "{name} (общая)",
+    "Remove “{name}” from this computer? The shared copy on {server} stays for everyone else.":
+        "Убрать «{name}» с этого компьютера? Общая копия на {server} останется для остальных.",
+    "Disconnect, keep my files shared": "Отключить, мои файлы остаются общими",
+    "Disconnect and withdraw my files": "Отключить и убрать мои файлы",
+    "Withdrawing your files from the shared knowledge base…": "Ваши файлы убираются из общей базы знаний…",
+    "Cannot withdraw your files: {error}": "Не удалось убрать ваши файлы: {error}",
+    "the knowledge base is busy": "база знаний занята",
     "Connecting to the model server {url}…": "Подключение к серверу модели {url}…",
     "Model server ready: {name}": "Сервер модели готов: {name}",
     "No model server is configured: set its URL in Settings → Model.":
@@ -292,6 +295,7 @@ RU: dict[str, str] = {
 
 # trn(singular, plural, n): Russian forms for 1 / 2-4 / 5+ (keyed by the English plural).
 RU_PLURAL: dict[str, tuple[str, str, str]] = {
+    "{n} files withdrawn": ("{n} файл убран", "{n} файла убрано", "{n} файлов убрано"),
     "{n} files shared by others": ("{n} файл от других участников", "{n} файла от других участников",
                                    "{n} файлов от других участников"),
     "{n} passages": ("{n} фрагмент", "{n} фрагмента", "{n} фрагментов"),

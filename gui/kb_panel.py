@@ -58,6 +58,7 @@ class KbPanel(QWidget):
         self.last_report = None
         self.ask_text = QInputDialog.getText           # tests replace the dialogs
         self.confirm = lambda title, text: QMessageBox.question(self, title, text) == QMessageBox.Yes
+        self.choose = self._choose                     # (title, text, options) -> index or None
 
         # knowledge bases
         self.kb_label = QLabel()
@@ -360,14 +361,42 @@ class KbPanel(QWidget):
         if ok and name.strip() and name.strip() != current:
             self.rename_kb(name)
 
+    def _choose(self, title: str, text: str, options: list[str]) -> int | None:
+        box = QMessageBox(QMessageBox.Question, title, text, QMessageBox.NoButton, self)
+        buttons = [box.addButton(o, QMessageBox.AcceptRole) for o in options]
+        box.addButton(QMessageBox.Cancel)
+        box.exec()
+        return buttons.index(box.clickedButton()) if box.clickedButton() in buttons else None
+
+    def withdraw_then_delete(self) -> None:
+        """Take this computer's files off the server (a background job), then remove the replica."""
+        self.message.emit(tr("Withdrawing your files from the shared knowledge base…"))
+
+        def done(future) -> None:
+            try:
+                n = future.result()
+            except Exception as exc:  # noqa: BLE001 - server down: nothing is removed here either
+                self.message.emit(tr("Cannot withdraw your files: {error}", error=exc))
+                return
+            self.message.emit(trn("{n} file withdrawn", "{n} files withdrawn", n))
+            self.delete_kb()
+
+        if self.session.run(lambda kb: kb.withdraw_shared(), done) is None:
+            self.message.emit(tr("Cannot withdraw your files: {error}", error=tr("the knowledge base is busy")))
+
     def prompt_delete(self) -> None:
         name = self.current_kb_name()
         kb = self.session.kb
         if name and kb is not None and kb.remote is not None:
-            if self.confirm(tr("Disconnect shared knowledge base"),
-                            tr("Remove “{name}” from this computer? The shared copy on {server} stays for everyone "
-                               "else; what you indexed into it stays too.", name=name, server=kb.remote.server)):
+            choice = self.choose(
+                tr("Disconnect shared knowledge base"),
+                tr("Remove “{name}” from this computer? The shared copy on {server} stays for everyone else.",
+                   name=name, server=kb.remote.server),
+                [tr("Disconnect, keep my files shared"), tr("Disconnect and withdraw my files")])
+            if choice == 0:
                 self.delete_kb()
+            elif choice == 1:
+                self.withdraw_then_delete()
             return
         if name and self.confirm(
             tr("Delete knowledge base"),

@@ -337,6 +337,10 @@ class KnowledgeBase:
             return f"{exc}; results may miss what others indexed since the last successful pull"
         return None
 
+    def withdraw_shared(self) -> int:
+        """Shared knowledge base: take this computer's files off the server (see Replica.withdraw)."""
+        return self.replica.withdraw() if self.remote is not None else 0
+
     def refresh(self, force: bool = False) -> int:
         """Pull other clients' changes of a shared knowledge base (cheap when nothing changed)."""
         return self.replica.pull(force) if self.remote is not None else 0

@@ -478,6 +478,22 @@ class Replica:
             with self.catalog.transaction():
                 self.catalog.set_meta("remote_dirty", "0")
 
+    def withdraw(self) -> int:
+        """Take this client's files off the shared knowledge base (before disconnecting from it):
+        their records go, and the vectors no other client's file uses. Returns files withdrawn."""
+        records = self.store.file_records(self.origin)
+        if not records:
+            return 0
+        self._mark_dirty()
+        self.store.delete_file_records(list(records))
+        for h in {m.get("hash") for m in records.values()}:
+            if h and not self.store.hash_referenced(h):
+                self.store.delete_hash(h)
+        self.store.bump_generation()
+        with self.catalog.transaction():
+            self.catalog.set_meta("remote_dirty", "0")
+        return len(records)
+
     # -- everyone else's ---------------------------------------------------------------------------
     def pull(self, force: bool = False) -> int:
         """Bring other clients' files into the local catalog; returns files added or removed."""

@@ -102,6 +102,15 @@ def test_connect_to_a_shared_knowledge_base(qtbot, tmp_path, window):
         search.run_search()
         qtbot.waitUntil(lambda: not search.searching, timeout=30_000)
         assert "unreachable" not in search.info.text()
+
+        # Disconnect and withdraw: our file leaves the server, Alice's stay; the replica goes.
+        from gui import kb_store
+
+        panel.choose = lambda title, text, options: 1
+        panel.prompt_delete()
+        qtbot.waitUntil(lambda: "team" not in kb_store.list_kbs() and not window.session.switching, timeout=60_000)
+        paths = [m["path"] for m in store.file_records().values()]
+        assert not any(p.endswith("zeppelin.md") for p in paths) and len(paths) == 7
     finally:
         server.stop()
 

@@ -418,3 +418,28 @@ def test_a_hung_server_costs_one_timeout_not_a_hang(server, docs, tmp_path):
             hung.close()
     finally:
         listener.close()
+
+
+def test_withdrawing_a_clients_files(server, docs, tmp_path):
+    """Bob leaves and takes his files with him: his records and the vectors only he used go; a file
+    Alice has too keeps its vectors; Alice's replica drops his files at her next pull."""
+    url = server.url("withdraw")
+    alice, bob = _client(tmp_path, "alice", url), _client(tmp_path, "bob", url)
+    try:
+        alice.index([str(docs)])
+        mine = tmp_path / "bob-docs"
+        mine.mkdir()
+        shutil.copy(docs / "transsib.ru.txt", mine / "copy.txt")
+        (mine / "own.txt").write_text("The airship Hindenburg burned at Lakehurst in 1937.\n", encoding="utf-8")
+        bob.index([str(mine)])
+        alice.refresh(force=True)
+        assert _has_file(alice, "own.txt") and _has_file(alice, "copy.txt")
+        assert bob.withdraw_shared() == 2
+        records = alice.vectors.file_records()
+        assert len(records) == 7 and not any(m["path"].endswith(("own.txt", "copy.txt")) for m in records.values())
+        assert alice.refresh(force=True) == 2
+        assert not _has_file(alice, "own.txt") and _has_file(alice, "transsib.ru.txt")
+        assert integrity.check(alice).ok, integrity.check(alice).problems  # no vector of own.txt is left over
+    finally:
+        alice.close()
+        bob.close()
