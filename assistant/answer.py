@@ -6,10 +6,11 @@ ready for `json.dumps`); the keys after `model` are compatible extensions.
 from __future__ import annotations
 
 import json
+import time
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Callable, Sequence
 
-from assistant.citations import Citation, Unsupported
+from assistant.citations import Aligner, Citation, CiteDoc, Unsupported
 from index.types import SourceDocument
 
 
@@ -62,3 +63,61 @@ class Answer:
 
     def json_text(self, indent: int | None = None) -> str:
         return json.dumps(self.to_json(), ensure_ascii=False, indent=indent)
+
+
+def grounded_answer(
+    aligner: Aligner,
+    *,
+    question: str,
+    text: str,
+    chosen: list[int],
+    documents: Sequence[SourceDocument],
+    found: bool,
+    timings: dict[str, Any],
+    started: float,
+    model: dict[str, Any],
+    language: str,
+    warnings: list[str],
+    cancelled: bool = False,
+    step1: str = "",
+) -> Answer:
+    """The Answer both pipelines (local and model server) return: the answer's sentences aligned
+    to the chosen documents (only for a found, non-empty answer), and the timings closed."""
+    t = time.perf_counter()
+    cite_docs = [CiteDoc(i, documents[i].content, documents[i].char_start) for i in chosen]
+    alignment = aligner.align(text, cite_docs, chosen) if found and text else None
+    timings["citations_s"] = round(time.perf_counter() - t, 4)
+    timings["total_s"] = round(time.perf_counter() - started, 4)
+    return Answer(
+        question=question,
+        answer=text,
+        relevant_doc_ids=chosen,
+        documents=list(documents),
+        citations=alignment.citations if alignment else [],
+        unsupported=alignment.unsupported if alignment else [],
+        uncited_doc_ids=alignment.uncited_doc_ids if alignment else [],
+        timings=timings,
+        model=model,
+        language=language,
+        found=found,
+        cancelled=cancelled,
+        step1_output=step1,
+        warnings=warnings,
+    )
+
+
+def from_first_visible(on_token: Callable[[str], None] | None) -> Callable[[str], None]:
+    """Streams answer pieces from the first visible character on (models often open with blanks)."""
+    started = False
+
+    def push(piece: str) -> None:
+        nonlocal started
+        if not started:
+            piece = piece.lstrip()
+            if not piece:
+                return
+            started = True
+        if on_token is not None:
+            on_token(piece)
+
+    return push

@@ -113,11 +113,7 @@ def _endpoint_key(args) -> str | None:
         return remember(key)
     from index.credentials import get_secret
 
-    url = args.endpoint.strip()
-    key = get_secret("api", url)
-    if key is None and url.rstrip("/") != url:
-        key = get_secret("api", url.rstrip("/"))
-    return key
+    return get_secret("api", args.endpoint)  # one account per server: http://h:8000 and http://h:8000/v1/ alike
 
 
 def _load_remote_pipeline(args, max_tokens: int = 512):

@@ -31,9 +31,9 @@ import time
 from dataclasses import replace
 from typing import Callable, Sequence
 
-from assistant.answer import Answer
+from assistant.answer import Answer, from_first_visible, grounded_answer
 from assistant.budget import BudgetPlan, ContextBudget
-from assistant.citations import Aligner, CiteDoc
+from assistant.citations import Aligner
 from assistant.endpoint_client import ContextOverflow, EndpointClient, EndpointConfig, normalize_base_url
 from assistant.errors import (
     BudgetError,
@@ -287,19 +287,11 @@ class RemotePipeline:
         ids: list[int] = []
 
         def finish(text: str, chosen: list[int], found: bool, cancelled: bool = False, step1: str = "") -> Answer:
-            t_c = time.perf_counter()
-            cite_docs = [CiteDoc(i, docs[i].content, docs[i].char_start) for i in chosen]
-            alignment = self.aligner.align(text, cite_docs, chosen) if found and text else None
-            timings["citations_s"] = round(time.perf_counter() - t_c, 4)
-            timings["total_s"] = round(time.perf_counter() - t_start, 4)
             self._last_native = native
-            return Answer(
-                question=question, answer=text, relevant_doc_ids=chosen, documents=docs,
-                citations=alignment.citations if alignment else [],
-                unsupported=alignment.unsupported if alignment else [],
-                uncited_doc_ids=alignment.uncited_doc_ids if alignment else [],
-                timings=timings, model=self.model_info | {"documents_role": "on" if native else "off"},
-                language=lang, found=found, cancelled=cancelled, step1_output=step1, warnings=warnings,
+            return grounded_answer(
+                self.aligner, question=question, text=text, chosen=chosen, documents=docs, found=found,
+                timings=timings, started=t_start, model=self.model_info | {"documents_role": "on" if native else "off"},
+                language=lang, warnings=warnings, cancelled=cancelled, step1=step1,
             )
 
         def not_found(step1: str) -> Answer:
@@ -402,20 +394,8 @@ class RemotePipeline:
         if self.seed is not None:
             params["seed"] = self.seed
         msgs = self.builder(native).step2_messages(question, plan.docs_json, plan.history, format_ids(ids))
-        emitted_any = False
-
-        def stream(piece: str) -> None:
-            nonlocal emitted_any
-            if not emitted_any:
-                piece = piece.lstrip()
-                if not piece:
-                    return
-                emitted_any = True
-            if on_token is not None:
-                on_token(piece)
-
         try:
-            r2 = self.client.stream_chat(msgs, params, stream, cancel)
+            r2 = self.client.stream_chat(msgs, params, from_first_visible(on_token), cancel)
         except (EndpointDisconnected, EndpointTimeout) as exc:
             warnings.append(str(exc))
             exc.partial_answer = finish(exc.partial_text.strip(), ids, True, step1=r1.text)

@@ -17,9 +17,9 @@ import time
 from dataclasses import dataclass, field
 from typing import Callable, Sequence, Union
 
-from assistant.answer import Answer
+from assistant.answer import Answer, from_first_visible, grounded_answer
 from assistant.budget import BudgetPlan, ContextBudget
-from assistant.citations import Aligner, CiteDoc
+from assistant.citations import Aligner
 from assistant.grammar import format_ids, ids_grammar, parse_ids
 from assistant.language import NOT_FOUND, detect_language
 from assistant.profiles import ModelProfile, detect_profile
@@ -125,26 +125,10 @@ class GroundedPipeline:
         docs = plan.documents
 
         def finish(text: str, ids: list[int], found: bool, cancelled: bool = False, step1: str = "") -> Answer:
-            t_c = time.perf_counter()
-            cite_docs = [CiteDoc(i, docs[i].content, docs[i].char_start) for i in ids]
-            alignment = self.aligner.align(text, cite_docs, ids) if found and text else None
-            timings["citations_s"] = round(time.perf_counter() - t_c, 4)
-            timings["total_s"] = round(time.perf_counter() - t_start, 4)
-            return Answer(
-                question=question,
-                answer=text,
-                relevant_doc_ids=ids,
-                documents=docs,
-                citations=alignment.citations if alignment else [],
-                unsupported=alignment.unsupported if alignment else [],
-                uncited_doc_ids=alignment.uncited_doc_ids if alignment else [],
-                timings=timings,
-                model=self.model_info,
-                language=lang,
-                found=found,
-                cancelled=cancelled,
-                step1_output=step1,
-                warnings=warnings,
+            return grounded_answer(
+                self.aligner, question=question, text=text, chosen=ids, documents=docs, found=found,
+                timings=timings, started=t_start, model=self.model_info, language=lang, warnings=warnings,
+                cancelled=cancelled, step1=step1,
             )
 
         def not_found() -> Answer:
@@ -185,18 +169,6 @@ class GroundedPipeline:
         step2_tokens = self._step2_tokens(plan.step1_text, plan.step1_tokens, r1, step2_text)
         max_tokens = min(plan.answer_max_tokens, self.runtime.n_ctx - len(step2_tokens))
         s = self.profile.sampling
-        emitted_any = False
-
-        def stream(piece: str) -> None:
-            nonlocal emitted_any
-            if not emitted_any:
-                piece = piece.lstrip()
-                if not piece:
-                    return
-                emitted_any = True
-            if on_token is not None:
-                on_token(piece)
-
         r2 = self.runtime.generate(
             step2_tokens,
             GenerationParams(
@@ -209,7 +181,7 @@ class GroundedPipeline:
                 seed=self.seed,
                 stop=self.stop,
             ),
-            on_token=stream,
+            on_token=from_first_visible(on_token),
             cancel=cancel,
         )
         timings.update(

@@ -125,22 +125,8 @@ def main() -> int:
             t_pull = timed(bob.refresh, True) / 1000
             print(f"second client's first pull (lexical replica built from the server): {t_pull:.1f} s, "
                   f"{bob.catalog.counts()['passages']} passages")
-            sides = {"local": local, "shared (indexing client)": alice, "shared (other client)": bob}
-            for kb in sides.values():
-                for q in questions[:10]:
-                    kb.search(q, 10, args.mode)  # warm: models, caches, connections
-            times: dict[str, list[float]] = {name: [] for name in sides}
-            for q in questions:
-                for name, kb in sides.items():
-                    times[name].append(timed(kb.search, q, 10, args.mode))
-            base50, base95 = summary(times["local"])
-            worst = 0.0
-            for name, ts in times.items():
-                p50, p95 = summary(ts)
-                ratio50, ratio95 = p50 / base50, p95 / base95
-                if name != "local":
-                    worst = max(worst, ratio50, ratio95)
-                print(f"{name:26s} p50 {p50:6.2f} ms  p95 {p95:6.2f} ms  ratio to local p50 x{ratio50:.2f}  p95 x{ratio95:.2f}")
+            worst = compare({"local": local, "shared (indexing client)": alice, "shared (other client)": bob},
+                            questions, args.mode)
             print(f"target: remote <= 1.5x local -> {'met' if worst <= 1.5 else 'NOT met'} (worst ratio x{worst:.2f})")
             for kb in (local, alice, bob):
                 kb.close()
@@ -151,7 +137,7 @@ def compare(sides: dict, questions: list[str], mode: str) -> float:
     """Interleaved timings of the same queries on every side; prints them, returns the worst remote ratio."""
     for kb in sides.values():
         for q in questions[:10]:
-            kb.search(q, 10, mode)
+            kb.search(q, 10, mode)  # warm: models, caches, connections
     times: dict[str, list[float]] = {name: [] for name in sides}
     for q in questions:
         for name, kb in sides.items():

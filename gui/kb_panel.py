@@ -595,8 +595,7 @@ class KbPanel(QWidget):
                     kb.refresh()
                 except KnowledgeBaseError as exc:
                     warning = str(exc)
-            shared = {kb.catalog.db.execute("SELECT path FROM files WHERE id=?", (i,)).fetchone()[0]
-                      for i in kb.catalog.foreign_file_ids()} if kb.remote is not None else set()
+            shared = kb.catalog.foreign_paths() if kb.remote is not None else set()
             return kb.catalog.roots(), collect_rows(kb, pending=pending), kb.catalog.counts(), warning, shared
 
         def done(future) -> None:

@@ -326,6 +326,9 @@ class Catalog:
     def foreign_file_ids(self) -> list[int]:
         return [r[0] for r in self.db.execute("SELECT file_id FROM remote_files")]
 
+    def foreign_paths(self) -> set[str]:
+        return {r[0] for r in self.db.execute("SELECT f.path FROM remote_files r JOIN files f ON f.id = r.file_id")}
+
     def store_foreign(self, record_id: str, path: str, *, content_hash: str, title: str, fmt: str, size: int,
                       text: str, passages: Iterable[NewPassage]) -> None:
         """Another client's file, copied from the server (the caller begins/commits)."""

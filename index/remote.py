@@ -36,7 +36,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from index.catalog import NewPassage, vector_id
+from index.catalog import NewPassage
 from index.errors import KnowledgeBaseError
 
 log = logging.getLogger("docent.remote")
@@ -247,27 +247,11 @@ class RemoteVectorStore:
         """Vectors with their passages' texts and places (other clients build their lexical index from them)."""
         import numpy as np
 
-        ids: list[str] = []
-        metadatas: list[dict] = []
-        documents: list[str] = []
-        rows: list[int] = []
-        seen: set[str] = set()
-        offset = 0
-        for content_hash, count in files:
-            if content_hash not in seen:
-                seen.add(content_hash)
-                for n in range(count):
-                    ids.append(vector_id(content_hash, n))
-                    meta = {"hash": content_hash, "n": n}
-                    p = passages[offset + n] if passages is not None else None
-                    if p is not None:
-                        meta.update(start=p.char_start, end=p.char_end)
-                        if p.page is not None:
-                            meta["page"] = p.page
-                    metadatas.append(meta)
-                    documents.append(p.text if p is not None else "")
-                rows.extend(range(offset, offset + count))
-            offset += count
+        from index.vectors import passage_records
+
+        ids, metadatas, documents, rows = passage_records(files, passages)
+        if documents is None:  # vectors alone (a benchmark's synthetic store): texts stay empty
+            documents = [""] * len(ids)
         vectors = np.asarray(vectors, dtype=np.float32)[rows]
         for i in range(0, len(ids), MAX_BATCH):
             part = slice(i, i + MAX_BATCH)

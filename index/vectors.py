@@ -27,6 +27,38 @@ COLLECTION = "passages"
 MAX_BATCH = 5000  # Chroma's limit is 5,461 per call
 
 
+def passage_records(files: list[tuple[str, int]], passages: list | None = None):
+    """Chroma ids, metadata, documents and vector rows for several files' passages, in order.
+
+    `files` gives (content hash, passage count); a file that comes twice is written once (two
+    copies of one file in a batch: Chroma refuses duplicate ids). With `passages` (index.catalog.
+    NewPassage, aligned with the vectors) each record also carries its text and place, which a
+    shared store needs; without them documents is None.
+    """
+    ids: list[str] = []
+    metadatas: list[dict] = []
+    documents: list[str] | None = [] if passages is not None else None
+    rows: list[int] = []
+    seen: set[str] = set()
+    offset = 0
+    for content_hash, count in files:
+        if content_hash not in seen:
+            seen.add(content_hash)
+            for n in range(count):
+                ids.append(vector_id(content_hash, n))
+                meta = {"hash": content_hash, "n": n}
+                if passages is not None:
+                    p = passages[offset + n]
+                    meta.update(start=p.char_start, end=p.char_end)
+                    if p.page is not None:
+                        meta["page"] = p.page
+                    documents.append(p.text)
+                metadatas.append(meta)
+            rows.extend(range(offset, offset + count))
+        offset += count
+    return ids, metadatas, documents, rows
+
+
 class ChromaStore:
     """Chroma in this process (the vector worker's side; also the fallback)."""
 
@@ -68,18 +100,7 @@ class ChromaStore:
 
     def upsert_many(self, files: list[tuple[str, int]], vectors: np.ndarray) -> None:
         """Vectors of several files, in order: files gives (content hash, passage count)."""
-        ids: list[str] = []
-        metadatas: list[dict] = []
-        rows: list[int] = []
-        seen: set[str] = set()
-        offset = 0
-        for content_hash, count in files:
-            if content_hash not in seen:  # two copies of one file in a batch: Chroma refuses duplicate ids
-                seen.add(content_hash)
-                ids.extend(vector_id(content_hash, n) for n in range(count))
-                metadatas.extend({"hash": content_hash, "n": n} for n in range(count))
-                rows.extend(range(offset, offset + count))
-            offset += count
+        ids, metadatas, _, rows = passage_records(files)
         vectors = vectors[rows]
         for i in range(0, len(ids), MAX_BATCH):
             chunk = slice(i, i + MAX_BATCH)
