@@ -14,7 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from typing import Callable, Sequence
 
-from assistant.citations import split_sentences
+from index.sentences import split_sentences
 from assistant.errors import BudgetError
 from assistant.grammar import max_output
 from assistant.prompts import PromptBuilder, Turn, documents_json

@@ -2,9 +2,8 @@
 
 Method (lexical, no model): the answer is split into sentences (ru/en/ja
 aware); every selected document is split the same way into candidate spans
-(single sentences and pairs of adjacent sentences).  Texts become *terms*:
-Snowball stems for Cyrillic/Latin words (PyStemmer), character bigrams for
-CJK runs, numbers as they are.  A candidate's score is the share of the
+(single sentences and pairs of adjacent sentences).  Texts become the
+analyser's content terms (index.analysis: stems, CJK bigrams, numbers).  A candidate's score is the share of the
 answer sentence's term weight (IDF over the candidate spans) that it
 contains: "how much of this sentence does this passage support".  The best
 candidate above a threshold becomes the citation; the rest is `unsupported`.
@@ -12,177 +11,12 @@ candidate above a threshold becomes the citation; the rest is `unsupported`.
 from __future__ import annotations
 
 import math
-import re
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Sequence
 
-from assistant.language import is_cjk, is_cyrillic
-
-# --------------------------------------------------------------------------
-# sentence splitting
-
-_JA_END = "。！？"
-_LATIN_END = ".!?…"
-_CLOSERS = "」』）)】]\"'”’»"
-_OPENERS = "\"'«„“‘(—–-[「『"
-_CJK_OPEN = "「『（"
-_CJK_CLOSE = "」』）"
-_ABBREVIATIONS = {
-    # English
-    "mr", "mrs", "ms", "dr", "prof", "st", "vs", "etc", "inc", "ltd", "jr", "sr", "no", "fig", "vol",
-    "approx", "dept", "est", "jan", "feb", "mar", "apr", "jun", "jul", "aug", "sep", "sept", "oct", "nov",
-    "dec", "gen", "col", "lt", "sgt", "capt", "mt", "ft", "cf", "al", "op", "ed", "eds", "pp", "ch",
-    # Russian
-    "т", "е", "д", "п", "г", "гг", "в", "вв", "см", "стр", "рис", "им", "ул", "др", "пр", "тыс", "млн",
-    "млрд", "руб", "коп", "проф", "акад", "ок", "напр", "каб", "кв", "обл", "р", "c", "с", "н", "э",
-}
-
-
-def _is_abbreviation(text: str, dot: int) -> bool:
-    j = dot
-    while j > 0 and text[j - 1].isalpha():
-        j -= 1
-    word = text[j:dot]
-    if not word:
-        return False
-    if len(word) == 1:  # initials, e.g. / т.е. pieces
-        return True
-    return word.lower() in _ABBREVIATIONS
-
-
-def split_sentences(text: str) -> list[tuple[int, int]]:
-    """[start, end) spans of sentences in text, whitespace trimmed, empty ones dropped."""
-    spans: list[tuple[int, int]] = []
-    n = len(text)
-    start = i = 0
-
-    def add(a: int, b: int) -> None:
-        while a < b and text[a].isspace():
-            a += 1
-        while b > a and text[b - 1].isspace():
-            b -= 1
-        if a < b:
-            spans.append((a, b))
-
-    depth, opened = 0, 0  # inside 「...」 a 。 does not end the sentence (bounded: unclosed brackets)
-    while i < n:
-        ch = text[i]
-        cut = -1
-        if ch in _CJK_OPEN:
-            if depth == 0:
-                opened = i
-            depth += 1
-        elif ch in _CJK_CLOSE and depth:
-            depth -= 1
-        if ch == "\n":
-            depth = 0
-            cut = i
-        elif ch in _JA_END and depth and i - opened < 200:
-            pass
-        elif ch in _JA_END:
-            j = i + 1
-            while j < n and (text[j] in _JA_END or text[j] in _CLOSERS):
-                j += 1
-            cut = j
-        elif ch in _LATIN_END:
-            j = i + 1
-            while j < n and text[j] in _LATIN_END:
-                j += 1
-            while j < n and text[j] in _CLOSERS:
-                j += 1
-            if j >= n:
-                cut = j
-            elif text[j].isspace():
-                k = j
-                while k < n and text[k] in " \t\u00a0":
-                    k += 1
-                nxt = text[k] if k < n else ""
-                if ch == "." and j == i + 1 and _is_abbreviation(text, i):
-                    cut = -1
-                elif nxt in ("", "\n", "\r") or nxt.isupper() or nxt.isdigit() or nxt in _OPENERS or is_cjk(nxt):
-                    cut = j
-            elif is_cjk(text[j]):
-                cut = j
-        if cut >= 0:
-            add(start, cut)
-            start = i = max(cut, i + 1)
-            continue
-        i += 1
-    add(start, n)
-    return spans
-
-
-# --------------------------------------------------------------------------
-# terms
-
-_WORD = re.compile(r"[^\W_]+", re.UNICODE)
-_STOP_EN = set(
-    "a an the and or but if of to in on at by for with from as is are was were be been being it its this that "
-    "these those there here what which who whom whose when where why how do does did done not no yes so than "
-    "then too very can could should would will shall may might must have has had having i you he she we they "
-    "me him her us them my your his our their into over under about also just only such".split()
-)
-_STOP_RU = set(
-    "и в во не что он на я с со как а то все она так его но да ты к у же вы за бы по только ее её мне было вот "
-    "от меня еще ещё нет о из ему теперь когда даже ну вдруг ли если уже или ни быть был него до вас нибудь "
-    "опять уж вам ведь там потом себя ничего ей может они тут где есть надо ней для мы тебя их чем была сам "
-    "чтоб без будто чего раз тоже себе под будет ж тогда кто этот того потому этого какой совсем ним здесь этом "
-    "один почти мой тем чтобы нее неё сейчас были куда зачем всех никогда можно при наконец два об другой хоть "
-    "после над больше тот через эти нас про всего них какая много разве три эту моя впрочем хорошо свою этой "
-    "перед иногда лучше чуть том нельзя такой им более всегда конечно всю между это сколько какие каком каких "
-    "какое каков какова каково".split()
-)
-
-
-@lru_cache(maxsize=2)
-def _stemmer(lang: str):
-    try:
-        import Stemmer  # PyStemmer
-
-        return Stemmer.Stemmer(lang)
-    except Exception:  # pragma: no cover - PyStemmer is a pinned dependency
-        return None
-
-
-@lru_cache(maxsize=200_000)
-def _stem(word: str) -> str:
-    lang = "russian" if any(is_cyrillic(c) for c in word) else "english"
-    stemmer = _stemmer(lang)
-    return stemmer.stemWord(word) if stemmer is not None else word
-
-
-def terms(text: str) -> list[str]:
-    """Match terms: stems (ru/en, stopwords dropped), numbers, CJK character bigrams."""
-    out: list[str] = []
-    for m in _WORD.finditer(text.lower().replace("ё", "е")):
-        word = m.group()
-        if any(is_cjk(c) for c in word):
-            for seg in _CJK_SPLIT.findall(word):
-                if is_cjk(seg[0]):
-                    if len(seg) == 1:
-                        out.append(seg)
-                    out.extend(seg[k:k + 2] for k in range(len(seg) - 1))
-                else:
-                    _word_term(seg, out)
-            continue
-        _word_term(word, out)
-    return out
-
-
-_CJK_SPLIT = re.compile(
-    r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\uff66-\uff9f\u31f0-\u31ff]+"
-    r"|[^\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\uff66-\uff9f\u31f0-\u31ff]+"
-)
-
-
-def _word_term(word: str, out: list[str]) -> None:
-    if word in _STOP_EN or word in _STOP_RU:
-        return
-    if word.isdigit():
-        out.append(word)
-    elif len(word) > 1:
-        out.append(_stem(word))
+from index.analysis import content_terms as terms
+from index.sentences import split_sentences
 
 
 def _is_weak(term: str) -> bool:

@@ -43,7 +43,7 @@ from assistant.errors import (
     EndpointUnreachable,
 )
 from assistant.grammar import KEY, format_ids, parse_ids, ids_grammar
-from assistant.language import NOT_FOUND, detect_language
+from assistant.language import NOT_FOUND, message_language
 from assistant.pipeline import HistoryItem, Retriever, as_turns
 from assistant.profiles import FOLDED_GROUNDING, GROUNDED_SYSTEM_PROMPT, PROFILES, ModelProfile
 from assistant.prompts import PromptBuilder
@@ -271,7 +271,7 @@ class RemotePipeline:
             timings["retrieval_s"] = round(time.perf_counter() - t, 4)
         documents = list(documents)
         history_turns = as_turns(history)
-        lang = detect_language(question)
+        lang = message_language(question)
         warnings = list(self.warnings)
         try:
             return self._answer(question, documents, history_turns, on_token, cancel, on_step1,

@@ -21,7 +21,7 @@ from assistant.answer import Answer, from_first_visible, grounded_answer
 from assistant.budget import BudgetPlan, ContextBudget
 from assistant.citations import Aligner
 from assistant.grammar import format_ids, ids_grammar, parse_ids
-from assistant.language import NOT_FOUND, detect_language
+from assistant.language import NOT_FOUND, message_language
 from assistant.profiles import ModelProfile, detect_profile
 from assistant.prompts import PromptBuilder, TemplateLimits, Turn
 from assistant.runtime import GenerationParams, GenerationResult, LlamaRuntime
@@ -115,7 +115,7 @@ class GroundedPipeline:
             t = time.perf_counter()
             documents = list(documents(question, self.k))
             timings["retrieval_s"] = round(time.perf_counter() - t, 4)
-        lang = detect_language(question)
+        lang = message_language(question)
         warnings = list(self.warnings)
 
         t = time.perf_counter()

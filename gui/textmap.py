@@ -7,13 +7,14 @@
   whitespace, line breaks and soft hyphens may differ (a PDF page as QtPdf
   sees it, or a source file that changed since an answer was given).
 - `query_terms` / `term_spans`: which words of a search result to highlight
-  (prefix match for inflected Russian/English words, bigrams for CJK).
+  (the analyser's terms: an inflected word matches by its stem, CJK by bigrams).
 """
 from __future__ import annotations
 
 import bisect
-import re
 import unicodedata
+
+from index import analysis
 
 _IGNORED = {"\u00ad", "\ufffe", "\uffff", "\x02", "\u200b", "\u2060", "\ufeff"}
 
@@ -93,65 +94,22 @@ def locate_partial(haystack: str, quote: str, hint: int | None = None, min_chars
 
 
 # -- query terms ---------------------------------------------------------------------
-_WORD = re.compile(r"\w+", re.UNICODE)
-
-
-def _is_cjk(ch: str) -> bool:
-    o = ord(ch)
-    return 0x3040 <= o <= 0x30FF or 0x3400 <= o <= 0x4DBF or 0x4E00 <= o <= 0x9FFF or 0xF900 <= o <= 0xFAFF
-
-
-_STOP = {
-    "the", "and", "for", "with", "what", "which", "who", "how", "does", "are", "was", "were", "this", "that",
-    "что", "как", "где", "когда", "какой", "какая", "какое", "какие", "кто", "это", "для", "или", "при",
-}
-
-
 def query_terms(query: str) -> list[str]:
-    """Lower-case prefixes (words) and bigrams (CJK runs) to look for in results."""
-    terms: list[str] = []
-    for word in _WORD.findall(query):
-        w = word.casefold()
-        if any(_is_cjk(ch) for ch in w):
-            run = [ch for ch in w if _is_cjk(ch)]
-            if len(run) == 1:
-                terms.append(run[0])
-            terms += ["".join(run[i:i + 2]) for i in range(len(run) - 1)]
-            continue
-        if w in _STOP or (len(w) < 3 and not w.isdigit()):
-            continue
-        # crude stemming: drop up to two letters of an inflected ending
-        cut = 2 if len(w) >= 6 else (1 if len(w) >= 5 else 0)
-        terms.append(w[: len(w) - cut] if cut and w.isalpha() else w)
-    return list(dict.fromkeys(t for t in terms if t))
+    """The query's content terms, as the analyser makes them (stems, CJK bigrams, numbers)."""
+    return list(dict.fromkeys(analysis.content_terms(query)))
 
 
 def term_spans(text: str, terms: list[str]) -> list[tuple[int, int]]:
-    """Merged [start, end) ranges of text to highlight."""
-    if not terms:
+    """Merged [start, end) ranges of the words of text whose term is one of `terms`."""
+    wanted = set(terms)
+    if not wanted:
         return []
-    lowered = text.casefold()
-    if len(lowered) != len(text):  # casefold changed lengths (ß, ...): fall back to lower()
-        lowered = text.lower()
-        if len(lowered) != len(text):
-            return []
-    spans: list[tuple[int, int]] = []
-    word_terms = [t for t in terms if not _is_cjk(t[0])]
-    cjk_terms = [t for t in terms if _is_cjk(t[0])]
-    for m in _WORD.finditer(lowered):
-        w = m.group()
-        if any(w.startswith(t) for t in word_terms):
-            spans.append((m.start(), m.end()))
-    for t in cjk_terms:
-        pos = lowered.find(t)
-        while pos >= 0:
-            spans.append((pos, pos + len(t)))
-            pos = lowered.find(t, pos + 1)
-    spans.sort()
     merged: list[tuple[int, int]] = []
-    for a, b in spans:
-        if merged and a <= merged[-1][1]:
-            merged[-1] = (merged[-1][0], max(b, merged[-1][1]))
+    for token in analysis.tokens(text):
+        if token.term not in wanted:
+            continue
+        if merged and token.start <= merged[-1][1]:
+            merged[-1] = (merged[-1][0], max(token.end, merged[-1][1]))
         else:
-            merged.append((a, b))
+            merged.append((token.start, token.end))
     return merged
