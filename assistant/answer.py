@@ -30,6 +30,8 @@ class Answer:
     step1_output: str = ""
     uncited_doc_ids: list[int] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    mode: str = "generate"                    # "generate" or "quote" (assistant.protocol.MODES)
+    mode_reason: str = ""                     # why this mode answered, for the user
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -47,6 +49,7 @@ class Answer:
                 for i, d in enumerate(self.documents)
             ],
             "answer": self.answer,
+            "mode": self.mode,
             "citations": [c.to_json() for c in self.citations],
             "unsupported": [u.to_json() for u in self.unsupported],
             "timings": dict(self.timings),
@@ -59,6 +62,7 @@ class Answer:
             "step1_output": self.step1_output,
             "uncited_doc_ids": list(self.uncited_doc_ids),
             "warnings": list(self.warnings),
+            "mode_reason": self.mode_reason,
         }
 
     def json_text(self, indent: int | None = None) -> str:
