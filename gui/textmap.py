@@ -100,13 +100,21 @@ def query_terms(query: str) -> list[str]:
 
 
 def term_spans(text: str, terms: list[str]) -> list[tuple[int, int]]:
-    """Merged [start, end) ranges of the words of text whose term is one of `terms`."""
+    """Merged [start, end) ranges of the words of text whose term is one of `terms`.
+
+    Stems of one word can still differ in the last letters (Snowball: магистрали ->
+    магистра, магистраль -> магистрал), so for highlighting a word stem of four or
+    more letters also matches a stem it begins or ends (a prefix, either way).
+    """
     wanted = set(terms)
     if not wanted:
         return []
+    long_stems = [t for t in wanted if len(t) >= 4 and not analysis.is_cjk(t[0]) and not t.isdigit()]
     merged: list[tuple[int, int]] = []
     for token in analysis.tokens(text):
-        if token.term not in wanted:
+        term = token.term
+        if term not in wanted and not (token.kind == "word" and len(term) >= 4 and any(
+                term.startswith(t) or t.startswith(term) for t in long_stems)):
             continue
         if merged and token.start <= merged[-1][1]:
             merged[-1] = (merged[-1][0], max(token.end, merged[-1][1]))
