@@ -158,10 +158,10 @@ def latency(skip_gemma: bool) -> dict:
         run_until(app, lambda: False, 0.3)
         probe.start()
         t0 = time.perf_counter()
-        w.kb_panel.add_paths([str(docs)])
-        run_until(app, lambda: w.indexing.state == "idle" and not w.kb_panel._refresh_running, 1800)
+        w.kb_panel.folder_list.add_paths([str(docs)])
+        run_until(app, lambda: w.indexing.state == "idle" and not w.kb_panel.file_list.refreshing, 1800)
         r = probe.stop()
-        report = w.kb_panel.last_report
+        report = w.kb_panel.progress_view.last_report
         r.update(seconds=round(time.perf_counter() - t0, 1), files_indexed=report.files_indexed if report else None,
                  passages=report.chunks_total if report else None, progress_events=w.indexing.progress_events)
         out[name] = r

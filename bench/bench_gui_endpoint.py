@@ -66,7 +66,7 @@ def main(argv: list[str] | None = None) -> int:
     window.session.open_now(tmp / "kb")
     window.show()
     window.index_paths([str(sample_docs_dir())])
-    wait(lambda: window.indexing.state == "idle" and window.kb_panel.model.counts()["indexed"] >= 7)
+    wait(lambda: window.indexing.state == "idle" and window.kb_panel.file_list.model.counts()["indexed"] >= 7)
 
     clock = Clock()
     shown: list[float] = []

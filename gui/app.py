@@ -107,7 +107,7 @@ def run(argv: list[str] | None = None, kb_dir: str | None = None) -> int:
     if not bench:
         # Once the window is up and idle, import the search libraries in the background so the first
         # search or indexing run does not wait for them (llama.cpp and the model still load on first ask).
-        QTimer.singleShot(1500, lambda: tasks.run_in_background(prewarm))
+        QTimer.singleShot(1500, lambda: tasks.run(prewarm))
 
     if bench:
         def report() -> None:

@@ -35,7 +35,7 @@ class QuestionBox(QPlainTextEdit):
 
 
 class ChatPanel(QWidget):
-    open_citation = Signal(str, int, int, str, object, str)   # path, start, end, quote, page, title
+    open_source = Signal(object)   # index.types.SourceRef of a clicked citation
 
     def __init__(self, session: KbSession, service: ModelService, parent=None):
         super().__init__(parent)
@@ -105,10 +105,7 @@ class ChatPanel(QWidget):
         service.answered.connect(self._on_answered)
         service.status.connect(self._on_status)
         session.kb_changed.connect(self._on_kb_changed)
-        notifier.changed.connect(self._language_changed)
-        self.retranslate()
-
-    def _language_changed(self, _language: str) -> None:
+        notifier.changed.connect(self.retranslate)
         self.retranslate()
 
     def retranslate(self) -> None:
@@ -304,12 +301,9 @@ class ChatPanel(QWidget):
             return
         turn = turns[t]
         if kind == "cite" and len(parts) > 1:
-            i = int(parts[1])
-            if 0 <= i < len(turn.citations):
-                c = turn.citations[i]
-                if 0 <= c.doc_id < len(turn.documents):
-                    doc = turn.documents[c.doc_id]
-                    self.open_citation.emit(doc.path, c.span_start, c.span_end, c.quote, doc.page, doc.title)
+            source = turn.source(int(parts[1]))
+            if source is not None:
+                self.open_source.emit(source)
         elif kind == "unsupported":
             QToolTip.showText(self.transcript.cursor().pos(),
                               tr("This sentence is not supported by the selected documents."))

@@ -17,6 +17,8 @@ import uuid
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from index.types import SourceRef
+
 log = logging.getLogger("docent.gui")
 
 FILE_NAME = "docent-chats.json"
@@ -79,6 +81,16 @@ class Turn:
             warnings=list(answer.warnings),
             seconds=float(answer.timings.get("total_s", 0.0) or 0.0),
         )
+
+    def source(self, i: int) -> SourceRef | None:
+        """Citation i as the place the viewer opens (None if this turn has no such citation)."""
+        if not 0 <= i < len(self.citations):
+            return None
+        c = self.citations[i]
+        if not 0 <= c.doc_id < len(self.documents):
+            return None
+        doc = self.documents[c.doc_id]
+        return SourceRef(doc.path, doc.title, doc.page, c.span_start, c.span_end, c.quote)
 
     @classmethod
     def from_json(cls, raw: dict) -> "Turn":

@@ -75,8 +75,8 @@ def status_label(status: str) -> str:
 
 
 class FileTableModel(QAbstractTableModel):
-    # (Not a QStandardItemModel: in PySide6 6.12 on Python 3.11, tens of thousands of setItem/appendRow
-    # calls over-release None and abort the interpreter.)
+    # A model over the row list, not a QStandardItemModel: no Qt item (and no Qt call) per cell, so
+    # tens of thousands of files are replaced in one step.
     COLUMNS = ("File", "Status", "Details")
     _ROLES = (Qt.DisplayRole, Qt.ToolTipRole, Qt.ForegroundRole, Qt.UserRole)
 

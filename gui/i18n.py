@@ -22,7 +22,7 @@ _qt_translator = None
 
 
 class _Notifier(QObject):
-    changed = Signal(str)
+    changed = Signal(str)  # the new language; widgets connect their retranslate() (PySide drops the argument)
 
 
 notifier = _Notifier()

@@ -286,7 +286,7 @@ RU: dict[str, str] = {
     "Disconnect and withdraw my files": "Отключить и убрать мои файлы",
     "Withdrawing your files from the shared knowledge base…": "Ваши файлы убираются из общей базы знаний…",
     "Cannot withdraw your files: {error}": "Не удалось убрать ваши файлы: {error}",
-    "the knowledge base is busy": "база знаний занята",
+    "The knowledge base is busy; try again in a moment.": "База знаний занята; попробуйте чуть позже.",
     "Connecting to the model server {url}…": "Подключение к серверу модели {url}…",
     "Model server ready: {name}": "Сервер модели готов: {name}",
     "No model server is configured: set its URL in Settings → Model.":

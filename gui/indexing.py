@@ -20,7 +20,7 @@ import time
 
 from PySide6.QtCore import QFileSystemWatcher, QObject, QTimer, Signal
 
-from gui.session import KbSession
+from gui.session import JobRefused, KbSession
 from gui.tasks import Coalescer
 
 log = logging.getLogger("docent.gui")
@@ -87,7 +87,6 @@ class IndexingController(QObject):
         self._debounce.timeout.connect(self._resync_after_change)
         self._dirty: set[str] = set()
         self.watch_events = 0
-        self._watch_generation = 0
         session.about_to_close.connect(self._on_about_to_close)
         session.kb_changed.connect(self._on_kb_changed)
 
@@ -126,7 +125,11 @@ class IndexingController(QObject):
         def job(kb):
             return kb.index(paths, progress=self._progress.push, cancel=cancel)
 
-        future = self.session.run(job, self._done)
+        def failed(exc: Exception) -> None:
+            if not isinstance(exc, JobRefused):  # refused: nothing started, nothing to report
+                self._finish(None, str(exc) or type(exc).__name__)
+
+        future = self.session.run(job, lambda report: self._finish(report, None), failed)
         if future is None:
             self.current = None
             return
@@ -135,16 +138,12 @@ class IndexingController(QObject):
         self._set_state("running")
         self.started.emit(paths)
 
-    def _done(self, future) -> None:
+    def _finish(self, report, error: str | None) -> None:
         self._progress.flush_now()
         paths = self.current or []
         self.current = None
         self._future = None
-        report, error = None, None
-        try:
-            report = future.result()
-        except Exception as exc:
-            error = str(exc) or type(exc).__name__
+        if error:
             log.warning("indexing failed: %s", error)
         paused = self._stop_is_pause and report is not None and report.cancelled
         self.finished.emit(report, error)
@@ -207,8 +206,7 @@ class IndexingController(QObject):
 
     def refresh_watch(self) -> None:
         """Re-read the roots and watch their trees (walked in the background)."""
-        self._watch_generation += 1
-        generation = self._watch_generation
+        self.session.forget(self.watcher)  # what a walk still running finds is out of date
         old = self.watcher.directories() + self.watcher.files()
         if old:
             self.watcher.removePaths(old)
@@ -220,19 +218,16 @@ class IndexingController(QObject):
             singles = [r.path for r in kb.files() if not any(_under(r.path, root) for root in roots)]
             return watch_list(roots, singles)
 
-        def done(future) -> None:
-            if generation != self._watch_generation:
-                return
-            try:
-                dirs, files = future.result()
-            except Exception as exc:
-                log.warning("cannot watch folders: %s", exc)
-                return
+        def watch(found) -> None:
+            dirs, files = found
             paths = [p for p in dirs + files if os.path.exists(p)]
             if paths:
                 self.watcher.addPaths(paths)
 
-        self.session.run(job, done)
+        def failed(exc: Exception) -> None:
+            log.warning("cannot watch folders: %s", exc)
+
+        self.session.run(job, watch, failed, key=self.watcher)
 
     def _changed(self, path: str) -> None:
         if not self.watch_enabled:

@@ -61,14 +61,13 @@ class MainWindow(QMainWindow):
         self.status_label.setTextFormat(Qt.PlainText)
         self.statusBar().addWidget(self.status_label, 1)
 
-        self.chat.open_citation.connect(self.open_citation)
-        self.search.open_hit.connect(self.open_hit)
+        for panel in (self.chat, self.search, self.kb_panel):
+            panel.open_source.connect(self.viewer.show)
         self.kb_panel.message.connect(lambda text: self.statusBar().showMessage(text, 10000))
-        self.kb_panel.open_file.connect(lambda path: self.viewer.show_source(path, 0, 0))
         self.session.kb_changed.connect(self._on_kb_changed)
         self.session.open_failed.connect(self._on_open_failed)
         self.model.status.connect(self._on_model_status)
-        notifier.changed.connect(self._language_changed)
+        notifier.changed.connect(self.retranslate)
         from PySide6.QtGui import QGuiApplication
 
         QGuiApplication.styleHints().colorSchemeChanged.connect(self._color_scheme_changed)
@@ -101,9 +100,9 @@ class MainWindow(QMainWindow):
         self.act_stop = action(self.chat.stop, "Esc")
         self.act_new_chat = action(self._new_chat, QKeySequence.New)
         self.act_search = action(self.focus_search, QKeySequence.Find)
-        self.act_add_folder = action(self.kb_panel.choose_folder, "Ctrl+O")
-        self.act_add_files = action(self.kb_panel.choose_files, "Ctrl+Shift+O")
-        self.act_new_kb = action(self.kb_panel.prompt_create)
+        self.act_add_folder = action(self.kb_panel.folder_list.choose_folder, "Ctrl+O")
+        self.act_add_files = action(self.kb_panel.folder_list.choose_files, "Ctrl+Shift+O")
+        self.act_new_kb = action(self.kb_panel.chooser.prompt_create)
         self.act_settings = action(self.open_settings, QKeySequence.Preferences, "Ctrl+,")
         self.act_copy = action(self.chat.copy_last, "Ctrl+Shift+C")
         self.act_quit = action(self.close, QKeySequence.Quit)
@@ -119,9 +118,6 @@ class MainWindow(QMainWindow):
             self.chat_menu.addSeparator() if a is None else self.chat_menu.addAction(a)
         self.help_menu = menu.addMenu("")
         self.help_menu.addAction(self.act_about)
-
-    def _language_changed(self, _language: str) -> None:
-        self.retranslate()
 
     def retranslate(self) -> None:
         kb = self.session.kb
@@ -149,7 +145,7 @@ class MainWindow(QMainWindow):
             apply_theme(QApplication.instance(), "system")
         self.chat.render()
         self.search.retranslate()
-        self.kb_panel.model.retranslate()  # status colours
+        self.kb_panel.file_list.model.retranslate()  # status colours
 
     def _new_chat(self) -> None:
         self.tabs.setCurrentWidget(self.chat)
@@ -195,15 +191,7 @@ class MainWindow(QMainWindow):
         QMessageBox.warning(self, "Docent", message)
 
     def index_paths(self, paths: list[str]) -> None:
-        self.kb_panel.add_paths(paths)
-
-    # -- sources ------------------------------------------------------------------------------------
-    def open_citation(self, path: str, start: int, end: int, quote: str, page, title: str) -> None:
-        self.viewer.show_source(path, start, end, quote=quote, page=page, title=title)
-
-    def open_hit(self, hit) -> None:
-        p = hit.passage
-        self.viewer.show_source(p.path, p.char_start, p.char_end, quote=p.text, page=p.page, title=p.title)
+        self.kb_panel.folder_list.add_paths(paths)
 
     # -- settings ------------------------------------------------------------------------------------
     def open_settings(self) -> None:
@@ -223,7 +211,7 @@ class MainWindow(QMainWindow):
         app = QApplication.instance()
         set_language(old.language, app)
         apply_theme(app, old.theme)
-        self.kb_panel.model.retranslate()  # status colours follow the theme
+        self.kb_panel.file_list.model.retranslate()  # status colours follow the theme
         self.indexing.set_watch_enabled(old.watch_folders)
         self.model.settings_changed(old)
         self.chat.render()
@@ -241,7 +229,7 @@ class MainWindow(QMainWindow):
         paths = [u.toLocalFile() for u in event.mimeData().urls() if u.isLocalFile()]
         if paths:
             event.acceptProposedAction()
-            self.kb_panel.add_paths(paths)
+            self.kb_panel.folder_list.add_paths(paths)
 
     # -- closing --------------------------------------------------------------------------------------
     def closeEvent(self, event) -> None:  # noqa: N802

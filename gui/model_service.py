@@ -21,7 +21,7 @@ from dataclasses import dataclass, replace
 from PySide6.QtCore import QObject, Signal
 
 from gui.i18n import tr
-from gui.session import KbSession
+from gui.session import JobRefused, KbSession
 from gui.settings import AppSettings
 from gui.tasks import Coalescer
 
@@ -259,16 +259,16 @@ class ModelService(QObject):
                 log.exception("answering failed")
                 return AskOutcome(question, error=f"{type(exc).__name__}: {exc}")
 
-        def done(future) -> None:
+        def answered(outcome: AskOutcome) -> None:
             self._tokens.flush_now()
             self._future = None
-            try:
-                outcome = future.result()
-            except Exception as exc:  # pragma: no cover - job catches everything
-                outcome = AskOutcome(question, error=str(exc))
             self.answered.emit(outcome)
 
-        self._future = self.session.run(job, done)
+        def failed(exc: Exception) -> None:
+            if not isinstance(exc, JobRefused):  # refused: ask() returns False and the chat says so
+                answered(AskOutcome(question, error=str(exc)))  # pragma: no cover - job catches everything
+
+        self._future = self.session.run(job, answered, failed)
         return self._future is not None
 
     def stop(self) -> None:

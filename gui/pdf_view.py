@@ -27,7 +27,7 @@ def page_text(doc: QPdfDocument, page: int) -> str:
     return doc.getAllText(page).text()
 
 
-def find_quote(doc: QPdfDocument, quote: str, page_hint: int | None, offset_hint_ratio: float | None = None):
+def find_quote(doc: QPdfDocument, quote: str, page_hint: int | None):
     """(page index, utf16 start, utf16 length) of the quote, searching the hinted page first."""
     count = doc.pageCount()
     if count <= 0 or not quote.strip():
@@ -36,8 +36,7 @@ def find_quote(doc: QPdfDocument, quote: str, page_hint: int | None, offset_hint
     order = [first] + [p for d in range(1, count) for p in (first + d, first - d) if 0 <= p < count]
     for page in order:
         text = page_text(doc, page)
-        hint = int(len(text) * offset_hint_ratio) if offset_hint_ratio is not None else None
-        found = locate_partial(text, quote, hint)
+        found = locate_partial(text, quote)
         if found:
             a, b = found
             start = utf16_len(text[:a])
@@ -121,9 +120,9 @@ class PdfSourceView(QPdfView):
         self._region = None
         self.viewport().update()
 
-    def highlight_quote(self, quote: str, page_hint: int | None, ratio: float | None = None) -> int:
+    def highlight_quote(self, quote: str, page_hint: int | None) -> int:
         """Highlight the quote; returns the 0-based page shown (-1: not found, first hinted page shown)."""
-        found = find_quote(self.document_, quote, page_hint, ratio)
+        found = find_quote(self.document_, quote, page_hint)
         if not found:
             self.clear_highlight()
             page = min(max((page_hint or 1) - 1, 0), max(self.document_.pageCount() - 1, 0))

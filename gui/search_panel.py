@@ -14,9 +14,10 @@ from PySide6.QtWidgets import (
 )
 
 from gui.i18n import notifier, tr, trn
-from gui.session import KbSession
+from gui.session import JobRefused, KbSession
 from gui.textmap import query_terms, term_spans
 from gui.theme import colors
+from index.types import SourceRef
 
 MODES = ("hybrid", "lexical", "dense")
 
@@ -48,7 +49,7 @@ def marked_html(text: str, spans: list[tuple[int, int]], bg: str) -> str:
 
 
 class SearchPanel(QWidget):
-    open_hit = Signal(object)     # index.types.SearchHit
+    open_source = Signal(object)  # index.types.SourceRef of a clicked result
 
     def __init__(self, session: KbSession, parent=None):
         super().__init__(parent)
@@ -56,7 +57,6 @@ class SearchPanel(QWidget):
         self.hits: list = []
         self.terms: list[str] = []
         self.searching = False
-        self._request = 0
 
         self.query = QLineEdit()
         self.query.setClearButtonEnabled(True)
@@ -81,11 +81,8 @@ class SearchPanel(QWidget):
         layout.addWidget(self.info)
         layout.addWidget(self.results, 1)
         self.retranslate()
-        notifier.changed.connect(self._language_changed)
+        notifier.changed.connect(self.retranslate)
         session.kb_changed.connect(lambda _kb: self.clear())
-
-    def _language_changed(self, _language: str) -> None:
-        self.retranslate()
 
     def retranslate(self) -> None:
         self.query.setPlaceholderText(tr("Search your documents (Russian, English, Japanese…)"))
@@ -110,25 +107,19 @@ class SearchPanel(QWidget):
         text = self.query.text().strip()
         if not text:
             return
-        self._request += 1
-        request = self._request
         mode = MODES[max(self.mode.currentIndex(), 0)]
         self.searching = True
         self.search_button.setEnabled(False)
         self.info.setText(tr("Searching…"))
 
-        def done(future) -> None:
-            if request != self._request:
-                return
+        def job(kb):
+            hits = kb.search(text, 20, mode)
+            return hits, kb.search_warning
+
+        def found(result) -> None:
             self.searching = False
             self.search_button.setEnabled(True)
-            try:
-                self.hits, warning = future.result()
-            except Exception as exc:
-                self.hits = []
-                self.info.setText(tr("Search failed: {error}", error=exc))
-                self.results.clear()
-                return
+            self.hits, warning = result
             self.terms = query_terms(text)
             self.info.setText((trn("{n} passage", "{n} passages", len(self.hits)) if self.hits
                                else tr("No matching passages"))
@@ -136,14 +127,17 @@ class SearchPanel(QWidget):
             self.info.setToolTip(warning or "")
             self._render()
 
-        def job(kb):
-            hits = kb.search(text, 20, mode)
-            return hits, kb.search_warning
-
-        if self.session.run(job, done) is None:
+        def failed(exc: Exception) -> None:
             self.searching = False
             self.search_button.setEnabled(True)
-            self.info.setText(tr("No knowledge base is open."))
+            if isinstance(exc, JobRefused):
+                self.info.setText(str(exc))
+                return
+            self.hits = []
+            self.info.setText(tr("Search failed: {error}", error=exc))
+            self.results.clear()
+
+        self.session.run(job, found, failed, key=self)  # key: a new search makes a running one stale
 
     def _render(self) -> None:
         c = colors()
@@ -162,6 +156,9 @@ class SearchPanel(QWidget):
     def _anchor(self, url: QUrl) -> None:
         target = url.toString()
         if target.startswith("hit:"):
-            i = int(target[4:])
-            if 0 <= i < len(self.hits):
-                self.open_hit.emit(self.hits[i])
+            self.open_result(int(target[4:]))
+
+    def open_result(self, i: int) -> None:
+        """Show result i in the viewer."""
+        if 0 <= i < len(self.hits):
+            self.open_source.emit(SourceRef.of_passage(self.hits[i].passage))

@@ -4,20 +4,31 @@ A KnowledgeBase holds a process lock on its folder: one open instance per
 process. Switching (or renaming, deleting) therefore means: ask the running
 jobs to stop (`about_to_close`: indexing and answering cancel their events),
 wait for them on the main thread without blocking it, close, then open the
-next one. Jobs go through `run(fn(kb), on_done)` so the session knows them.
+next one. Jobs go through `run(fn(kb), on_success, on_error)` so the session
+knows them, and every job ends in one of four ways, the same for all:
+- success: on_success(result) on the main thread;
+- failure: on_error(exception) on the main thread (logged when there is no on_error);
+- refused (no knowledge base open, or one is closing): on_error(JobRefused) at once;
+- stale (the knowledge base changed meanwhile, or a newer job with the same
+  `key` started, or `forget(key)` was called): nothing is called.
 """
 from __future__ import annotations
 
 import logging
 from concurrent.futures import Future
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Hashable
 
 from PySide6.QtCore import QObject, Signal
 
-from gui.tasks import TaskManager
+from gui.i18n import tr
+from gui.tasks import OnError, OnSuccess, TaskManager, log_failure
 
 log = logging.getLogger("docent.gui")
+
+
+class JobRefused(Exception):
+    """A job did not start: no knowledge base is open, or it is being closed (the text says which)."""
 
 
 class KbSession(QObject):
@@ -34,6 +45,7 @@ class KbSession(QObject):
         self.kb = None
         self.generation = 0           # bumps at every switch: late results of old jobs are ignored
         self._jobs: set[Future] = set()
+        self._latest: dict[Hashable, Future] = {}   # key -> the job whose result is still wanted
         self._pending: tuple[Callable[[], None] | None, Path | None] | None = None
 
     # -- opening and closing ------------------------------------------------
@@ -100,25 +112,45 @@ class KbSession(QObject):
                 pass
         self._close_kb()
 
-    # -- jobs -------------------------------------------------------------------
-    def run(self, fn: Callable[[Any], Any], on_done: Callable[[Future], None] | None = None) -> Future | None:
-        """Run fn(kb) in the background; on_done(future) on the main thread unless the KB changed meanwhile."""
+    # -- jobs -------------------------------------------------------------------------------------
+    def run(self, fn: Callable[[Any], Any], on_success: OnSuccess | None = None, on_error: OnError | None = None,
+            *, key: Hashable | None = None) -> Future | None:
+        """Run fn(kb) in the background; see the module docstring for what is called when.
+
+        Returns None when the job is refused (on_error has been called with JobRefused by then).
+        """
+        on_error = on_error or log_failure
         kb = self.kb
         if kb is None or self._pending is not None:
+            on_error(JobRefused(tr("No knowledge base is open.") if kb is None
+                                else tr("The knowledge base is busy; try again in a moment.")))
             return None
         generation = self.generation
+        future: Future | None = None
 
-        def done(future: Future) -> None:
+        def deliver(callback: Callable[[Any], None] | None, value: Any) -> None:
             self._jobs.discard(future)
+            wanted = generation == self.generation
+            if key is not None:
+                wanted = wanted and self._latest.get(key) is future
+                if self._latest.get(key) is future:
+                    del self._latest[key]
             try:
-                if on_done is not None and generation == self.generation:
-                    on_done(future)
+                if wanted and callback is not None:
+                    callback(value)
             finally:
                 self._maybe_finish_switch()
 
-        future = self.tasks.run_in_background(lambda: fn(kb), done)
+        future = self.tasks.run(lambda: fn(kb), lambda result: deliver(on_success, result),
+                                lambda exc: deliver(on_error, exc))
         self._jobs.add(future)
+        if key is not None:
+            self._latest[key] = future
         return future
+
+    def forget(self, key: Hashable) -> None:
+        """The result of the running job with this key is no longer wanted (it is dropped when it comes)."""
+        self._latest.pop(key, None)
 
     @property
     def busy(self) -> bool:

@@ -319,28 +319,29 @@ class SettingsDialog(QDialog):
             return download(model, dest, lambda phase, done, total: progress.push((phase, done, total)), cancel,
                             endpoint=endpoint)
 
-        def done(future) -> None:
+        def ended() -> None:
             progress.flush_now()
             self.download_button.setEnabled(True)
             self.cancel_download_button.setEnabled(False)
             self.download_progress.setRange(0, 1)
-            try:
-                path = future.result()
-            except DownloadError as exc:
-                self.download_error = str(exc)
-                self.download_progress.setValue(0)
-                self.download_status.setText(tr("Download failed: {error}", error=tr(str(exc))))
-                return
-            except Exception as exc:  # pragma: no cover - download() wraps errors
-                self.download_error = str(exc)
-                self.download_status.setText(tr("Download failed: {error}", error=exc))
-                return
+
+        def downloaded(path) -> None:
+            ended()
             self.download_progress.setValue(1)
             self.model_path.setText(str(path))
             self.file_radio.setChecked(True)
             self.download_status.setText(tr("Downloaded and checked: {path}", path=path))
 
-        self.download_future = self.tasks.run_in_background(job, done)
+        def failed(exc: Exception) -> None:
+            ended()
+            self.download_error = str(exc)
+            if isinstance(exc, DownloadError):
+                self.download_progress.setValue(0)
+                self.download_status.setText(tr("Download failed: {error}", error=tr(str(exc))))
+            else:  # pragma: no cover - download() wraps errors
+                self.download_status.setText(tr("Download failed: {error}", error=exc))
+
+        self.download_future = self.tasks.run(job, downloaded, failed)
 
     def _download_progress(self, phase: str, done: int, total: int) -> None:
         if phase == "listing":

@@ -11,32 +11,31 @@ from __future__ import annotations
 import logging
 import os
 
-from PySide6.QtCore import Qt, QTimer, QUrl, Signal
+from PySide6.QtCore import Qt, QTimer, QUrl
 from PySide6.QtGui import QColor, QDesktopServices, QTextCharFormat, QTextCursor
 from PySide6.QtWidgets import (
     QHBoxLayout, QLabel, QPlainTextEdit, QPushButton, QSizePolicy, QStackedWidget, QTextEdit, QVBoxLayout, QWidget,
 )
 
 from gui.i18n import notifier, tr
-from gui.session import KbSession
+from gui.session import JobRefused, KbSession
 from gui.textmap import QtOffsets, locate
 from gui.theme import colors
+from index.types import SourceRef
 
 log = logging.getLogger("docent.gui")
 
 
 class SourceViewer(QWidget):
-    shown = Signal(str)          # path, when a source is on screen with its highlight
-
     def __init__(self, session: KbSession, parent=None):
         super().__init__(parent)
         self.session = session
+        self.source: SourceRef | None = None   # what is shown (or loading)
         self.path = ""
         self.text = ""
         self.highlighted: tuple[int, int] | None = None
         self.pdf_page = -1
         self.mode = "empty"
-        self._request = 0
         self.open_external = lambda url: QDesktopServices.openUrl(url)  # tests replace it
 
         self.title = QLabel()
@@ -76,10 +75,7 @@ class SourceViewer(QWidget):
         layout.addWidget(self.where)
         layout.addWidget(self.stack, 1)
         self.retranslate()
-        notifier.changed.connect(self._language_changed)
-
-    def _language_changed(self, _language: str) -> None:
-        self.retranslate()
+        notifier.changed.connect(self.retranslate)
 
     def retranslate(self) -> None:
         self.open_button.setText(tr("Open in system viewer"))
@@ -90,29 +86,22 @@ class SourceViewer(QWidget):
             self.placeholder.setText(tr("Click a citation [1] or a search result to see the passage in its source."))
 
     # -- showing -----------------------------------------------------------------
-    def show_source(self, path: str, start: int, end: int, quote: str | None = None, page: int | None = None,
-                    title: str | None = None) -> None:
-        """Open path at [start, end) of its extracted text (quote: the text expected there)."""
-        self._request += 1
-        request = self._request
-        self.title.setText(title or os.path.basename(path))
+    def show(self, source: SourceRef) -> None:
+        """Open source.path at [char_start, char_end) of its extracted text, highlighted and scrolled to."""
+        self.source = source
+        path = source.path
+        self.title.setText(source.title or os.path.basename(path))
         self.where.setText(tr("Loading…"))
         self.open_button.setEnabled(True)
         self.path = path
         self.mode = "loading"
 
-        def done(future) -> None:
-            if request != self._request:
-                return
-            try:
-                text = future.result()
-            except Exception as exc:
-                self._show_message(path, tr("Cannot read the source: {error}", error=exc))
-                return
-            self._display(path, text, start, end, quote, page)
+        def failed(exc: Exception) -> None:
+            self._show_message(path, str(exc) if isinstance(exc, JobRefused)
+                               else tr("Cannot read the source: {error}", error=exc))
 
-        if self.session.run(lambda kb: kb.text_of(path), done) is None:
-            self._show_message(path, tr("No knowledge base is open."))
+        # key: a source clicked while another is loading replaces it
+        self.session.run(lambda kb: kb.text_of(path), lambda text: self._display(source, text), failed, key=self)
 
     def _show_message(self, path: str, message: str) -> None:
         self.mode = "message"
@@ -121,7 +110,9 @@ class SourceViewer(QWidget):
         self.stack.setCurrentWidget(self.placeholder)
         self.toggle_button.hide()
 
-    def _display(self, path: str, text: str | None, start: int, end: int, quote: str | None, page: int | None) -> None:
+    def _display(self, source: SourceRef, text: str | None) -> None:
+        path, quote, page = source.path, source.quote, source.page
+        start, end = source.char_start, source.char_end
         is_pdf = path.lower().endswith(".pdf")
         if text is None:
             if is_pdf and os.path.exists(path):
@@ -140,10 +131,10 @@ class SourceViewer(QWidget):
         start, end = max(0, min(start, len(text))), max(0, min(end, len(text)))
         self.text = text
         self.highlighted = (start, end) if end > start else None
-        self._fill_text(text, start, end)
+        self._fill_text(text, start, end, source.highlights)
         self.mode = "text"
         self.pdf_page = -1
-        if is_pdf and self._show_pdf(path, quote or text[start:end], page, start, text):
+        if is_pdf and self._show_pdf(path, quote or text[start:end], page):
             self.mode = "pdf"
             self.stack.setCurrentWidget(self.pdf_view)
             if self.pdf_page >= 0:
@@ -159,9 +150,9 @@ class SourceViewer(QWidget):
         self.where.setText(" · ".join(where) + (f"\n{note}" if note else ""))
         self.toggle_button.setVisible(self.pdf_view is not None and self.pdf_view.path == path)
         self.retranslate()
-        self.shown.emit(path)
 
-    def _fill_text(self, text: str, start: int, end: int) -> None:
+    def _fill_text(self, text: str, start: int, end: int, more: tuple[tuple[int, int], ...] = ()) -> None:
+        """Show text with [start, end) highlighted (the first selection) and `more` ranges marked lighter."""
         view = self.text_view
         if view.property("docent_text") != text:
             view.setPlainText(text)
@@ -170,17 +161,25 @@ class SourceViewer(QWidget):
         c = colors()
         selections = []
         if end > start:
-            sel = QTextEdit.ExtraSelection()
-            cursor = QTextCursor(view.document())
-            cursor.setPosition(self._offsets.to_qt(start))
-            cursor.setPosition(self._offsets.to_qt(end), QTextCursor.KeepAnchor)
-            fmt = QTextCharFormat()
-            fmt.setBackground(QColor(c.highlight_bg))
-            fmt.setForeground(QColor(c.highlight_fg))
-            sel.cursor = cursor
-            sel.format = fmt
-            selections.append(sel)
+            selections.append(self._selection(start, end, c.highlight_bg, c.highlight_fg))
+        for a, b in more:
+            a, b = max(0, min(a, len(text))), max(0, min(b, len(text)))
+            if b > a:
+                selections.append(self._selection(a, b, c.term_bg, None))
         view.setExtraSelections(selections)
+
+    def _selection(self, start: int, end: int, bg: str, fg: str | None) -> QTextEdit.ExtraSelection:
+        sel = QTextEdit.ExtraSelection()
+        cursor = QTextCursor(self.text_view.document())
+        cursor.setPosition(self._offsets.to_qt(start))
+        cursor.setPosition(self._offsets.to_qt(end), QTextCursor.KeepAnchor)
+        fmt = QTextCharFormat()
+        fmt.setBackground(QColor(bg))
+        if fg is not None:
+            fmt.setForeground(QColor(fg))
+        sel.cursor = cursor
+        sel.format = fmt
+        return sel
 
     def _scroll_text(self, start: int, end: int) -> None:
         view = self.text_view
@@ -197,7 +196,7 @@ class SourceViewer(QWidget):
         sels = self.text_view.extraSelections()
         return sels[0].cursor.selectedText().replace("\u2029", "\n") if sels else ""
 
-    def _show_pdf(self, path: str, quote: str, page: int | None, start: int, text: str) -> bool:
+    def _show_pdf(self, path: str, quote: str, page: int | None) -> bool:
         try:
             if self.pdf_view is None:
                 from gui.pdf_view import PdfSourceView
@@ -211,8 +210,7 @@ class SourceViewer(QWidget):
             return False
         self.stack.setCurrentWidget(self.pdf_view)
         self.pdf_view.fit_width()
-        ratio = None
-        self.pdf_page = self.pdf_view.highlight_quote(quote, page, ratio)
+        self.pdf_page = self.pdf_view.highlight_quote(quote, page)
         QTimer.singleShot(0, self.pdf_view, self.pdf_view.rescroll)  # once the view has its final size
         return True
 
@@ -234,7 +232,8 @@ class SourceViewer(QWidget):
             self.open_external(QUrl.fromLocalFile(self.path))
 
     def clear(self) -> None:
-        self._request += 1
+        self.session.forget(self)
+        self.source = None
         self.path = ""
         self.text = ""
         self.highlighted = None

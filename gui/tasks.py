@@ -1,7 +1,10 @@
 """Run work off the Qt main thread; deliver results on it (after Anki's taskman).
 
-`run_in_background(fn, on_done)` runs fn in a worker thread; on_done gets a
-Future on the main thread, so widgets are only touched there.
+`run(fn, on_success, on_error)` runs fn in a worker thread, then calls
+on_success(result) or on_error(exception) on the main thread, so widgets are
+only touched there. Without on_error a failure is logged. Jobs that use the
+open knowledge base go through `KbSession.run`, which adds the two other
+outcomes: a job refused (no knowledge base open) and a stale result.
 
 `Coalescer` carries a fast stream of values from a worker thread (generated
 tokens, indexing progress) to the main thread without flooding the event
@@ -10,50 +13,60 @@ main thread takes everything that piled up since.
 """
 from __future__ import annotations
 
+import logging
 import threading
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any, Callable
 
-from PySide6.QtCore import QObject, Signal, Slot
+from PySide6.QtCore import QObject, Qt, Signal, Slot
+
+log = logging.getLogger("docent.gui")
+
+OnSuccess = Callable[[Any], None]
+OnError = Callable[[Exception], None]
+
+
+def log_failure(exc: Exception) -> None:
+    """The default on_error: nobody waits for this job's outcome, so the log keeps it."""
+    log.warning("background job failed: %s", exc, exc_info=exc)
 
 
 class TaskManager(QObject):
     _done = Signal(object, object)
-    _call = Signal(object)
 
     def __init__(self, parent: QObject | None = None, workers: int = 4):
         super().__init__(parent)
         # Indexing, an answer, a search and a file-list refresh may all run at once.
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="docent-task")
-        self._done.connect(self._on_done)
-        self._call.connect(self._on_call)
+        # Queued even when a job ends before run() returns: results always come after run() has returned.
+        self._done.connect(self._on_done, Qt.QueuedConnection)
         self._closed = False
 
-    def run_in_background(self, fn: Callable[[], Any], on_done: Callable[[Future], None] | None = None) -> Future:
+    def run(self, fn: Callable[[], Any], on_success: OnSuccess | None = None,
+            on_error: OnError | None = None) -> Future:
+        """fn() in a worker thread; then, on the main thread, on_success(result) or on_error(exception)."""
         future = self._pool.submit(fn)
-        future.add_done_callback(lambda f: self._deliver(on_done, f))
+        callbacks = (on_success, on_error or log_failure)
+        future.add_done_callback(lambda f: self._deliver(callbacks, f))
         return future
 
-    def _deliver(self, on_done, future: Future) -> None:
+    def _deliver(self, callbacks, future: Future) -> None:
         if not self._closed:
             try:
-                self._done.emit(on_done, future)
+                self._done.emit(callbacks, future)
             except RuntimeError:  # the QObject is gone (interpreter shutdown)
                 pass
 
-    def run_on_main(self, fn: Callable[[], None]) -> None:
-        """Thread-safe: schedule fn on the main thread (progress callbacks use this)."""
-        if not self._closed:
-            self._call.emit(fn)
-
     @Slot(object, object)
-    def _on_done(self, callback, future: Future) -> None:
-        if callback is not None:
-            callback(future)
-
-    @Slot(object)
-    def _on_call(self, fn) -> None:
-        fn()
+    def _on_done(self, callbacks, future: Future) -> None:
+        on_success, on_error = callbacks
+        try:
+            result = future.result()
+        except Exception as exc:
+            on_error(exc)
+            return
+        if on_success is not None:
+            on_success(result)  # outside the try: a bug here is not the job's failure
 
     def shutdown(self) -> None:
         self._pool.shutdown(wait=True, cancel_futures=True)

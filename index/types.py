@@ -59,3 +59,26 @@ class SourceDocument:
     page: int | None
     char_start: int
     char_end: int
+
+
+@dataclass(frozen=True)
+class SourceRef:
+    """A place in a source to show: what a citation, a search hit or a file opens in a viewer.
+
+    Made once where it is found and passed unchanged to the viewer. Offsets
+    index into the file's extracted text; `quote` is the text expected at
+    [char_start, char_end), so a viewer can find the span again if the file
+    changed. `highlights` are further [start, end) ranges to mark (optional).
+    """
+
+    path: str
+    title: str = ""
+    page: int | None = None
+    char_start: int = 0
+    char_end: int = 0
+    quote: str = ""
+    highlights: tuple[tuple[int, int], ...] = ()
+
+    @classmethod
+    def of_passage(cls, passage: Passage) -> "SourceRef":
+        return cls(passage.path, passage.title, passage.page, passage.char_start, passage.char_end, passage.text)

@@ -99,7 +99,7 @@ def make_window(qtbot):
 
 
 def wait_indexed(qtbot, window, timeout=180_000) -> None:
-    qtbot.waitUntil(lambda: window.indexing.state == "idle" and not window.kb_panel._refresh_running, timeout=timeout)
+    qtbot.waitUntil(lambda: window.indexing.state == "idle" and not window.kb_panel.file_list.refreshing, timeout=timeout)
 
 
 def ask(qtbot, window, question: str, timeout=120_000):
@@ -147,30 +147,30 @@ def test_add_folder_index_ask_stream_cite_pdf_and_search(qtbot, tmp_path, make_w
     window.indexing.progress.connect(progress_events.append)
 
     # add a folder (as a drop would) -> indexing runs in the background with progress
-    window.kb_panel.add_paths([str(docs)])
+    window.kb_panel.folder_list.add_paths([str(docs)])
     assert window.indexing.state == "running"
     wait_indexed(qtbot, window)
-    report = window.kb_panel.last_report
+    report = window.kb_panel.progress_view.last_report
     assert report is not None and not report.cancelled
     assert report.files_indexed >= 8
     assert progress_events and progress_events[-1].files_done == progress_events[-1].files_total
-    assert "passages/s" in window.kb_panel.progress_label.text() or window.kb_panel.progress.format()
+    assert "passages/s" in window.kb_panel.progress_view.progress_label.text() or window.kb_panel.progress_view.progress.format()
     assert window.session.kb.vectors.in_process is False  # Chroma wrote from its own process, off our GIL
 
     # failures appear in the file list with their reason; the filter finds them
-    rows = {Path(r.path).name: r for r in window.kb_panel.model.rows}
+    rows = {Path(r.path).name: r for r in window.kb_panel.file_list.model.rows}
     assert rows["broken.pdf"].status == "failed" and "PDF" in rows["broken.pdf"].detail
     assert rows["blank.txt"].status == "failed" and "no text" in rows["blank.txt"].detail
     assert rows["tunnels.pdf"].status == "indexed"
-    window.kb_panel.status_filter.setCurrentIndex(2)  # Failed
-    assert window.kb_panel.proxy.rowCount() == 2
-    window.kb_panel.table.selectRow(1)
-    assert rows["broken.pdf"].detail in window.kb_panel.row_detail.text()  # the full reason, selectable
+    window.kb_panel.file_list.status_filter.setCurrentIndex(2)  # Failed
+    assert window.kb_panel.file_list.proxy.rowCount() == 2
+    window.kb_panel.file_list.table.selectRow(1)
+    assert rows["broken.pdf"].detail in window.kb_panel.file_list.row_detail.text()  # the full reason, selectable
     shot(window, "kb-failed-files.png")
-    window.kb_panel.status_filter.setCurrentIndex(0)
-    window.kb_panel.filter.setText("tunnel")
-    assert window.kb_panel.proxy.rowCount() == 1
-    window.kb_panel.filter.clear()
+    window.kb_panel.file_list.status_filter.setCurrentIndex(0)
+    window.kb_panel.file_list.filter.setText("tunnel")
+    assert window.kb_panel.file_list.proxy.rowCount() == 1
+    window.kb_panel.file_list.filter.clear()
 
     # ask -> the answer streams from the llama thread, step 1's choice is shown, citations marked
     forced.text = f"{RU_SENTENCE} {UNSUPPORTED}"
@@ -253,7 +253,7 @@ def test_add_folder_index_ask_stream_cite_pdf_and_search(qtbot, tmp_path, make_w
     window.search.run_search()
     qtbot.waitUntil(lambda: not window.search.searching, timeout=60_000)
     assert "chado" in window.search.hits[0].passage.path
-    window.open_hit(window.search.hits[0])
+    window.search.open_result(0)
     qtbot.waitUntil(lambda: window.viewer.mode == "text" and "chado" in window.viewer.path, timeout=30_000)
     shot(window, "search-ja.png")
 
@@ -264,7 +264,7 @@ def test_stop_cancels_generation_and_history_persists(qtbot, tmp_path, make_wind
     shutil.copy(sample_docs_dir() / "docent-overview.en.md", docs)
     kb_dir = tmp_path / "kb"
     window = make_window(kb_dir, model_path=str(tiny_vikhr), n_ctx=4096, max_answer_tokens=2000)
-    window.kb_panel.add_paths([str(docs)])
+    window.kb_panel.folder_list.add_paths([str(docs)])
     wait_indexed(qtbot, window)
 
     window.model.token_delay = 0.005  # ~10 s for the whole answer: plenty of time to press Stop
@@ -300,7 +300,7 @@ def test_watched_folder_reindexes_on_change(qtbot, tmp_path, make_window):
     (docs / "a.txt").write_text("Alpha document about glaciers.", encoding="utf-8")
     window = make_window(tmp_path / "kb")
     window.indexing._debounce.setInterval(200)
-    window.kb_panel.add_paths([str(docs)])
+    window.kb_panel.folder_list.add_paths([str(docs)])
     wait_indexed(qtbot, window)
     qtbot.waitUntil(lambda: str(docs) in window.indexing.watcher.directories(), timeout=10_000)
 
@@ -310,13 +310,13 @@ def test_watched_folder_reindexes_on_change(qtbot, tmp_path, make_window):
     qtbot.waitUntil(lambda: any(r is not None and r.files_indexed >= 1 for r in runs), timeout=60_000)
     wait_indexed(qtbot, window)
     qtbot.waitUntil(lambda: any(Path(r.path).name == "b.txt" and r.status == "indexed"
-                                for r in window.kb_panel.model.rows), timeout=10_000)
+                                for r in window.kb_panel.file_list.model.rows), timeout=10_000)
 
     # forget the folder: its files leave the knowledge base (the files themselves stay)
-    window.kb_panel.folders.setCurrentRow(0)
-    assert window.kb_panel.remove_folder_button.isEnabled()
-    qtbot.mouseClick(window.kb_panel.remove_folder_button, Qt.LeftButton)
-    qtbot.waitUntil(lambda: not window.kb_panel.model.rows and window.kb_panel.folders.count() == 0, timeout=30_000)
+    window.kb_panel.folder_list.folders.setCurrentRow(0)
+    assert window.kb_panel.folder_list.remove_folder_button.isEnabled()
+    qtbot.mouseClick(window.kb_panel.folder_list.remove_folder_button, Qt.LeftButton)
+    qtbot.waitUntil(lambda: not window.kb_panel.file_list.model.rows and window.kb_panel.folder_list.folders.count() == 0, timeout=30_000)
     assert (docs / "b.txt").exists()
 
 
@@ -326,20 +326,20 @@ def test_pause_resume_and_cancel(qtbot, tmp_path, make_window):
     for i in range(60):
         (docs / f"note-{i:03d}.txt").write_text(f"Note {i}. " + "Glaciers move slowly. " * 40, encoding="utf-8")
     window = make_window(tmp_path / "kb")
-    window.kb_panel.add_paths([str(docs)])
+    window.kb_panel.folder_list.add_paths([str(docs)])
     qtbot.waitUntil(lambda: window.indexing.last_progress is not None or window.indexing.state == "idle",
                     timeout=60_000)
     if window.indexing.state == "running":
-        assert "ETA" in window.kb_panel.progress_label.text()
+        assert "ETA" in window.kb_panel.progress_view.progress_label.text()
         shot(window, "kb-indexing-progress.png")
     window.indexing.pause()
     qtbot.waitUntil(lambda: window.indexing.state in ("paused", "idle"), timeout=120_000)
     if window.indexing.state == "paused":  # paused before the end: resume continues incrementally
-        assert window.kb_panel.pause_button.text() == "Resume"
-        qtbot.mouseClick(window.kb_panel.pause_button, Qt.LeftButton)
+        assert window.kb_panel.progress_view.pause_button.text() == "Resume"
+        qtbot.mouseClick(window.kb_panel.progress_view.pause_button, Qt.LeftButton)
         assert window.indexing.state == "running"
     wait_indexed(qtbot, window)
-    counts = window.kb_panel.model.counts()
+    counts = window.kb_panel.file_list.model.counts()
     assert counts["indexed"] == 60 and counts["pending"] == 0
 
     # cancel: the run stops, nothing is lost, the rest stays pending until the next run
@@ -349,8 +349,8 @@ def test_pause_resume_and_cancel(qtbot, tmp_path, make_window):
     window.indexing.index([str(docs)])
     window.indexing.stop()
     wait_indexed(qtbot, window)
-    assert window.kb_panel.last_report is not None and window.kb_panel.last_report.cancelled
-    counts = window.kb_panel.model.counts()
+    assert window.kb_panel.progress_view.last_report is not None and window.kb_panel.progress_view.last_report.cancelled
+    counts = window.kb_panel.file_list.model.counts()
     assert counts["indexed"] + counts["pending"] == 90
 
 

@@ -2,7 +2,6 @@
 base on `chroma run`, and settings whose secrets go to the keyring, never to the settings file."""
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import subprocess
@@ -61,11 +60,11 @@ def test_connect_to_a_shared_knowledge_base(qtbot, tmp_path, window):
         _alice_indexes(url, tmp_path / "alice", alice_docs)
 
         panel = window.kb_panel
-        assert panel.connect_shared(url, "team") is not None
+        assert panel.chooser.connect_shared(url, "team") is not None
         qtbot.waitUntil(lambda: window.session.kb is not None and window.session.kb.remote is not None, timeout=30_000)
-        qtbot.waitUntil(lambda: panel.model.counts()["indexed"] == 7, timeout=60_000)
-        assert "(shared)" in panel.kb_combo.currentText()
-        labels = [panel.folders.item(i).text() for i in range(panel.folders.count())]
+        qtbot.waitUntil(lambda: panel.file_list.model.counts()["indexed"] == 7, timeout=60_000)
+        assert "(shared)" in panel.chooser.kb_combo.currentText()
+        labels = [panel.folder_list.folders.item(i).text() for i in range(panel.folder_list.folders.count())]
         assert any("shared by others" in text for text in labels), labels
 
         # What we add is shared: it reaches the server's file records.
@@ -73,7 +72,7 @@ def test_connect_to_a_shared_knowledge_base(qtbot, tmp_path, window):
         mine.mkdir()
         (mine / "zeppelin.md").write_text("# Airships\n\nThe Hindenburg burned at Lakehurst in 1937.\n", encoding="utf-8")
         window.index_paths([str(mine)])
-        qtbot.waitUntil(lambda: window.indexing.state == "idle" and panel.model.counts()["indexed"] == 8,
+        qtbot.waitUntil(lambda: window.indexing.state == "idle" and panel.file_list.model.counts()["indexed"] == 8,
                         timeout=120_000)
         from index.remote import RemoteSpec, RemoteVectorStore
 
@@ -94,11 +93,11 @@ def test_connect_to_a_shared_knowledge_base(qtbot, tmp_path, window):
         search.run_search()
         qtbot.waitUntil(lambda: not search.searching, timeout=30_000)
         assert search.hits and "unreachable" in search.info.text()
-        panel.refresh_files()
-        qtbot.waitUntil(lambda: "cannot reach" in panel.shared_warning, timeout=30_000)
+        panel.file_list.refresh_files()
+        qtbot.waitUntil(lambda: "cannot reach" in panel.file_list.shared_warning, timeout=30_000)
         server.start()
-        panel.refresh_files()
-        qtbot.waitUntil(lambda: panel.shared_warning == "", timeout=30_000)
+        panel.file_list.refresh_files()
+        qtbot.waitUntil(lambda: panel.file_list.shared_warning == "", timeout=30_000)
         search.run_search()
         qtbot.waitUntil(lambda: not search.searching, timeout=30_000)
         assert "unreachable" not in search.info.text()
@@ -106,8 +105,8 @@ def test_connect_to_a_shared_knowledge_base(qtbot, tmp_path, window):
         # Disconnect and withdraw: our file leaves the server, Alice's stay; the replica goes.
         from gui import kb_store
 
-        panel.choose = lambda title, text, options: 1
-        panel.prompt_delete()
+        panel.chooser.choose = lambda title, text, options: 1
+        panel.chooser.prompt_delete()
         qtbot.waitUntil(lambda: "team" not in kb_store.list_kbs() and not window.session.switching, timeout=60_000)
         paths = [m["path"] for m in store.file_records().values()]
         assert not any(p.endswith("zeppelin.md") for p in paths) and len(paths) == 7
@@ -199,7 +198,7 @@ def test_answers_through_a_model_server_which_dies_and_comes_back(qtbot, tmp_pat
     from tests.fixtures.openai_server import OpenAIServer, Relay
 
     window.index_paths([str(sample_docs_dir())])
-    qtbot.waitUntil(lambda: window.indexing.state == "idle" and window.kb_panel.model.counts()["indexed"] >= 7,
+    qtbot.waitUntil(lambda: window.indexing.state == "idle" and window.kb_panel.file_list.model.counts()["indexed"] >= 7,
                     timeout=180_000)
     srv = OpenAIServer(tiny_vikhr_gguf, alias="tiny-vikhr", n_ctx=4096).start()
     cut = {"armed": True, "chunks": 0}
@@ -253,9 +252,9 @@ def test_connecting_again_reuses_the_replica(qtbot, tmp_path, window):
 
     url = "chroma://127.0.0.1:9/team-docs"  # nothing listens: opening must still work (it is lazy)
     panel = window.kb_panel
-    first = panel.connect_shared(url, "team-again")
+    first = panel.chooser.connect_shared(url, "team-again")
     qtbot.waitUntil(lambda: window.session.kb is not None and window.session.kb.root == first, timeout=30_000)
-    second = panel.connect_shared(url, "another-name", token="tok-abc123")
+    second = panel.chooser.connect_shared(url, "another-name", token="tok-abc123")
     assert second == first
     assert [n for n in kb_store.list_kbs() if kb_store.remote_url(kb_store.kb_path(n)) == url] == ["team-again"]
     qtbot.waitUntil(lambda: window.session.kb is not None and not window.session.switching, timeout=30_000)
