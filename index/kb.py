@@ -10,10 +10,8 @@ each write, and the 0700 folder keeps them out of reach in between).
 """
 from __future__ import annotations
 
-import errno
 import logging
 import os
-import shutil
 import sqlite3
 import stat
 import threading
@@ -22,75 +20,13 @@ from typing import Callable
 
 from index.catalog import Catalog, FileRecord
 from index.config import EngineSettings, default_kb_dir, offline_environment
-from index.errors import KnowledgeBaseError
+from index.errors import KnowledgeBaseError, disk_full_error
 from index.lock import KnowledgeBaseBusy, ProcessLock
 from index.types import SearchHit, SourceDocument
 
 log = logging.getLogger("docent.kb")
 
 __all__ = ["KnowledgeBase", "KnowledgeBaseBusy", "KnowledgeBaseError"]
-
-
-
-
-class DiskFullError(KnowledgeBaseError):
-    """The disk holding the knowledge base is full; what was committed before is intact."""
-
-
-_FULL_MESSAGES = ("database or disk is full", "no space left on device", "disk quota exceeded", "disk is full")
-
-
-def is_disk_full(exc: BaseException | None) -> bool:
-    """True for ENOSPC/EDQUOT and the forms SQLite and Chroma report them in (causes followed)."""
-    seen = 0
-    while exc is not None and seen < 10:
-        if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC)):
-            return True
-        if isinstance(exc, sqlite3.DatabaseError) and getattr(exc, "sqlite_errorcode", None) == 13:  # SQLITE_FULL
-            return True
-        if any(m in str(exc).lower() for m in _FULL_MESSAGES):
-            return True
-        exc = exc.__cause__ or exc.__context__
-        seen += 1
-    return False
-
-
-def _free_space(path: Path) -> str:
-    try:
-        free = shutil.disk_usage(path).free
-    except OSError:
-        return "no space"
-    return f"{free / 2**20:.1f} MB free"
-
-
-NEARLY_FULL = 64 * 1024 * 1024  # below this, a failed write is taken for a full disk
-
-
-def _nearly_full(root: Path) -> bool:
-    try:
-        return shutil.disk_usage(root).free < NEARLY_FULL
-    except OSError:
-        return False
-
-
-def _storage_error(exc: BaseException) -> bool:
-    """An error from the storage layers (SQLite, the OS, Chroma), not one of ours."""
-    return (isinstance(exc, (sqlite3.Error, OSError)) or type(exc).__module__.startswith("chromadb")
-            or getattr(exc, "storage", False))  # index.vectors.VectorStoreError: Chroma's, from its worker
-
-
-def disk_full_error(exc: BaseException, root: Path, writing: bool = False) -> DiskFullError | None:
-    """A DiskFullError for `exc` if it means the knowledge base's disk is full.
-
-    Chroma does not always say so ("Error in compaction: Failed to apply logs
-    ..."): with `writing`, a storage error while the disk is nearly full counts too.
-    """
-    if not is_disk_full(exc) and not (writing and _storage_error(exc) and _nearly_full(root)):
-        return None
-    return DiskFullError(
-        f"disk full: cannot write to the knowledge base {root} ({_free_space(root)}); "
-        "free some space and run the same command again to resume (everything indexed so far is kept)"
-    )
 
 
 # Files of ours in a knowledge base folder (the folder may be shared with other files: those are left alone).

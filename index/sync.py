@@ -31,7 +31,7 @@ from index import chunking
 from index.catalog import Catalog, NewPassage
 from index.extract import PLAIN_SUFFIXES, ExtractError, extract, is_supported, os_reason
 from index.extract.errors import megabytes
-from index.kb import DiskFullError, disk_full_error
+from index.errors import DiskFullError, disk_full_error
 from index.limits import Cancelled, ExtractorProcess, Limits, needs_sandbox, too_much_text, too_much_text_unread
 from index.types import Extracted
 
