@@ -58,12 +58,16 @@ class ChromaStore:
         from chromadb.config import Settings
 
         self.path = path
-        self.client = chromadb.PersistentClient(
-            path=str(path), settings=Settings(anonymized_telemetry=False, allow_reset=False)
-        )
-        self.collection = self.client.get_or_create_collection(
-            COLLECTION, embedding_function=None, metadata={"hnsw:space": "cosine"}
-        )
+        try:
+            self.client = chromadb.PersistentClient(
+                path=str(path), settings=Settings(anonymized_telemetry=False, allow_reset=False)
+            )
+            self.collection = self.client.get_or_create_collection(
+                COLLECTION, embedding_function=None, metadata={"hnsw:space": "cosine"}
+            )
+        except BaseException:
+            _forget_system(path)
+            raise
 
     def close(self) -> None:
         """Release Chroma's shared in-process system for this path.
@@ -116,3 +120,19 @@ class ChromaStore:
 
     def telemetry_enabled(self) -> bool:
         return bool(self.client.get_settings().anonymized_telemetry)
+
+
+def _forget_system(path: Path) -> None:
+    """Drop Chroma's cached System for `path` after a failed start (a damaged store).
+
+    Chroma keeps one System per path for the life of the process, also one whose start failed;
+    every later client for that path (the rebuilt store) then fails on it. Private API, hence
+    the guard: at worst the rebuilt store opens in the next process.
+    """
+    try:
+        from chromadb.api.shared_system_client import SharedSystemClient
+
+        SharedSystemClient._identifier_to_system.pop(str(path), None)
+        SharedSystemClient._identifier_to_refcount.pop(str(path), None)
+    except Exception as exc:  # noqa: BLE001
+        log.debug("Chroma's system cache not cleared: %s", exc)

@@ -22,6 +22,7 @@ from index.catalog import Catalog, FileRecord
 from index.config import EngineSettings, default_kb_dir, offline_environment
 from index.errors import KnowledgeBaseError, disk_full_error
 from index.lock import KnowledgeBaseBusy, ProcessLock
+from index.salvage import load_settings
 from index.types import SearchHit, SourceDocument
 
 log = logging.getLogger("docent.kb")
@@ -31,7 +32,7 @@ __all__ = ["KnowledgeBase", "KnowledgeBaseBusy", "KnowledgeBaseError"]
 
 # Files of ours in a knowledge base folder (the folder may be shared with other files: those are left alone).
 _PRIVATE_FILES = ("catalog.sqlite", "catalog.sqlite-wal", "catalog.sqlite-shm", "catalog.sqlite-journal",
-                  "settings.json", "docent.lock")
+                  "settings.json", "docent.lock", "folders.json", "repair-pending.json")
 _PRIVATE_DIRS = ("chroma",)
 
 
@@ -109,19 +110,38 @@ class KnowledgeBase:
             self._lock.acquire()
         except OSError as exc:
             raise KnowledgeBaseError(f"cannot open knowledge base {self.root}: {exc.strerror or exc}") from None
+        from index import repair
+
+        self.damage: list = repair.pending_parts(self.root)  # repair.Finding: what must be repaired
         try:
             settings_path = self.root / "settings.json"
             if settings is not None:
                 settings.save(settings_path)
             elif not settings_path.exists():
                 EngineSettings().save(settings_path)
-            self.settings = EngineSettings.load(settings_path)
+            self.settings, notice = load_settings(settings_path)
+            if notice:
+                self.damage.append(repair.Finding(repair.SETTINGS, notice))
+            if self._lock.unclean:  # the last Docent here died without closing: check the files (cheap)
+                self.damage += [f for f in repair.quick_scan(self.root) if f.part not in {d.part for d in self.damage}]
             self.remote = None
             if self.settings.remote:
                 from index.remote import RemoteSpec
 
                 self.remote = RemoteSpec.parse(self.settings.remote)
-            self.catalog = Catalog(self.root / "catalog.sqlite")
+            self.catalog: Catalog | None = None
+            known = (self.root / repair.FOLDERS_FILE).exists() or (self.root / repair.VECTOR_DIR).exists()
+            if known and not (self.root / "catalog.sqlite").exists():  # indexed before: the catalog was lost
+                if all(d.part != repair.CATALOG for d in self.damage):
+                    self.damage.append(repair.Finding(repair.CATALOG, "catalog.sqlite is missing"))
+            try:
+                self.catalog = Catalog(self.root / "catalog.sqlite")
+            except sqlite3.DatabaseError as exc:
+                if disk_full_error(exc, self.root) is not None:
+                    raise
+                log.warning("catalog of %s cannot be opened: %s", self.root, exc)
+                if all(d.part != repair.CATALOG for d in self.damage):
+                    self.damage.append(repair.Finding(repair.CATALOG, str(exc)))
             secure_tree(self.root)  # also corrects a knowledge base made by an older version
         except BaseException as exc:
             self._lock.release()
@@ -132,14 +152,15 @@ class KnowledgeBase:
                 raise KnowledgeBaseError(f"cannot open the catalog of knowledge base {self.root}: {exc}") from None
             if isinstance(exc, KnowledgeBaseError):
                 raise
-            if isinstance(exc, ValueError):  # settings.json is not JSON
-                raise KnowledgeBaseError(f"cannot read {self.root / 'settings.json'}: {exc}") from None
+            if isinstance(exc, OSError):
+                raise KnowledgeBaseError(f"cannot open knowledge base {self.root}: {exc.strerror or exc}") from None
             raise
         self._vectors = None
         self._embedder = None
         self._replica = None
         self._remote_failure = None
         self.search_warning: str | None = None
+        self.storage_failure: BaseException | None = None  # a vector-store error search survived (see suspect_damage)
         self._init_lock = threading.Lock()
         self._background = None
 
@@ -175,10 +196,9 @@ class KnowledgeBase:
         if self._background is not None:
             self._background.shutdown(wait=True)
         try:
-            if self._vectors is not None:
-                self._vectors.close()
-                self._vectors = None
-            self.catalog.close()
+            self.drop_vectors()
+            if self.catalog is not None:
+                self.catalog.close()
         finally:
             self.secure_files()
             self._lock.release()
@@ -193,6 +213,57 @@ class KnowledgeBase:
     def __exit__(self, *exc) -> None:
         self.close()
 
+    # -- damage -------------------------------------------------------------
+    def check(self, repair: bool = False, progress: Callable | None = None):
+        """Every check (index/repair.py); with `repair`, rebuild what is damaged. A RepairReport."""
+        from index import repair as repairs
+
+        findings = repairs.diagnose(self)
+        if not repair or not findings:
+            return repairs.RepairReport(findings=findings)
+        return repairs.repair(self, findings, progress)
+
+    def suspect_damage(self, exc: BaseException | None = None) -> bool:
+        """After a storage error (`exc`, or one a search survived): is anything damaged? Records it."""
+        from index import repair as repairs
+        from index.errors import may_be_damage
+
+        exc = exc or self.storage_failure
+        self.storage_failure = None
+        if exc is not None and not may_be_damage(exc) and type(exc).__name__ != "PanicException":
+            return bool(self.damage)
+        if exc is not None or self.damage:
+            found = repairs.diagnose(self)
+            self.damage = found
+        return bool(self.damage)
+
+    def repair(self, progress: Callable | None = None):
+        """Repair what `damage` names (index/repair.py): a RepairReport."""
+        from index import repair as repairs
+
+        return repairs.repair(self, list(self.damage), progress)
+
+    def mirror_folders(self) -> None:
+        """Keep the folder list where a damaged catalog cannot take it along (index/repair.py)."""
+        if self.catalog is None:
+            return
+        from index.repair import explicit_files, write_folders
+
+        try:
+            write_folders(self.root, self.catalog.roots(), explicit_files(self.catalog))
+        except Exception as exc:  # noqa: BLE001 - never the reason an index run fails
+            log.warning("folder list not mirrored: %s", exc)
+
+    def drop_vectors(self) -> None:
+        """Close the vector store (it is opened again on next use)."""
+        with self._init_lock:
+            store, self._vectors = self._vectors, None
+        if store is not None:
+            try:
+                store.close()
+            except Exception as exc:  # noqa: BLE001 - a damaged store may fail to close
+                log.warning("closing the vector store: %s", exc)
+
     # -- lazily loaded parts ------------------------------------------------
     @property
     def vectors(self):
@@ -203,9 +274,16 @@ class KnowledgeBase:
                 else:
                     from index.vectors import VectorStore
 
-                    self._vectors = VectorStore(self.root / "chroma")
+                    try:
+                        self._vectors = VectorStore(self.root / "chroma", on_error=self._vector_error)
+                    except Exception as exc:
+                        self._vector_error(exc)
+                        raise
                 secure_tree(self.root)
         return self._vectors
+
+    def _vector_error(self, exc: BaseException) -> None:
+        self.storage_failure = exc
 
     RECONNECT_AFTER_S = 20.0
 
@@ -307,7 +385,10 @@ class KnowledgeBase:
         from index.sync import Indexer
 
         targets = list(paths) or self.catalog.roots()
-        return Indexer(self, progress, cancel).run(targets)
+        try:
+            return Indexer(self, progress, cancel).run(targets)
+        finally:
+            self.mirror_folders()
 
     def collect_garbage(self) -> None:
         """Finish vector removals a previous (possibly killed) run queued."""
@@ -354,6 +435,7 @@ class KnowledgeBase:
         except BaseException:
             self.catalog.rollback()
             raise
+        self.mirror_folders()
         self.collect_garbage()
         return len(records)
 

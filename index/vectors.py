@@ -16,6 +16,7 @@ from __future__ import annotations
 import logging
 import threading
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 
@@ -33,8 +34,11 @@ class VectorStore:
     started again and the call repeated once: every call is idempotent.
     """
 
-    def __init__(self, path: Path):
+    def __init__(self, path: Path, on_error: Callable[[BaseException], None] | None = None):
+        """`on_error` hears every failure, also those a caller survives (search falls back to keywords):
+        the knowledge base checks itself for damage after one."""
         self.path = path
+        self.on_error = on_error
         self._lock = threading.Lock()
         self._local: ChromaStore | None = None
         self._worker = None
@@ -53,9 +57,14 @@ class VectorStore:
 
     def _call(self, name: str, *args):
         with self._lock:
-            if self._local is not None:
-                return getattr(self._local, name)(*args)
-            return self._worker.call(name, *args)
+            try:
+                if self._local is not None:
+                    return getattr(self._local, name)(*args)
+                return self._worker.call(name, *args)
+            except BaseException as exc:
+                if self.on_error is not None and not isinstance(exc, (KeyboardInterrupt, SystemExit)):
+                    self.on_error(exc)
+                raise
 
     def close(self) -> None:
         with self._lock:
