@@ -103,7 +103,7 @@ def write_folders(root: Path, folders: list[str], files: list[str]) -> None:
             fh.write(data)
         os.replace(tmp, path)
     except OSError as exc:  # the catalog still has them; a full disk must not fail an index run
-        log.warning("cannot write %s: %s", path, exc)
+        log.info("cannot write %s: %s", path, exc)
 
 
 def read_folders(root: Path) -> tuple[list[str], list[str]]:

@@ -280,6 +280,7 @@ class Indexer:
             for root in roots:
                 if os.path.isdir(root):
                     self.catalog.add_root(root)
+        self.kb.mirror_folders()  # before the bulk of the writes (a full disk may stop them)
         candidates = list(scan(roots))
         seen = {display_path(path) for path, _, _ in candidates}
         self.report.files_seen = len(candidates)
