@@ -1,6 +1,6 @@
 """Fault injection (issue 14): damage a real knowledge base every way a disk can, then use it.
 
-A knowledge base is built from the XQuAD English articles (one file each, bench/evalsets.py)
+A knowledge base is built from the XQuAD English and Russian articles (one file each, bench/evalsets.py)
 with the real CLI. Each fault is written into a fresh copy of it; then, as a user would:
 `search --batch` (a command that meets damage repairs first), and `check --repair --json` for
 damage no search touches (on demand). Per fault:
@@ -295,12 +295,12 @@ def disk_full_during_repair(bench: Bench) -> Row:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--articles", type=int, default=48)
+    parser.add_argument("--articles", type=int, default=48, help="documents (half English, half Russian)")
     parser.add_argument("--queries", type=int, default=20)
     parser.add_argument("--only", default="", help="comma-separated fault names")
     args = parser.parse_args()
     if not evalsets.available("en"):
-        print("bench_faults: the XQuAD dev set is missing (../shared/eval)", file=sys.stderr)
+        print("bench_faults: the XQuAD dev set is missing (../shared/eval; DOCENT_EVAL_DIR)", file=sys.stderr)
         return 1
     work = Path(tempfile.mkdtemp(prefix="docent-faults-"))
     try:
@@ -311,13 +311,18 @@ def main() -> int:
 
 def run_all(work: Path, args) -> int:
     corpus = work / "docs"
-    questions = evalsets.build("en", corpus)
-    for extra in sorted(corpus.glob("*.txt"))[args.articles:]:
-        extra.unlink()
-    kept = {str(p.resolve()) for p in corpus.glob("*.txt")}
-    picked = [q.text for q in questions if q.path in kept][:: max(1, len(questions) // (args.queries * 2))]
+    picked = []
+    for lang in ("en", "ru"):  # XQuAD: 24 articles per language
+        if not evalsets.available(lang):
+            continue
+        questions = evalsets.build(lang, corpus / lang)
+        for extra in sorted((corpus / lang).glob("*.txt"))[args.articles // 2:]:
+            extra.unlink()
+        kept = {str(p.resolve()) for p in (corpus / lang).glob("*.txt")}
+        usable = [q.text for q in questions if q.path in kept]
+        picked += usable[:: max(1, len(usable) // args.queries)][: args.queries // 2]
     queries = work / "queries.txt"
-    queries.write_text("\n".join(picked[: args.queries]) + "\n", encoding="utf-8")
+    queries.write_text("\n".join(picked) + "\n", encoding="utf-8")
     bench = Bench(work, corpus, work / "pristine", queries)
     seconds = bench.full_index(bench.pristine)
     write_chats(bench.pristine)
@@ -325,7 +330,7 @@ def run_all(work: Path, args) -> int:
     if bench.before is None:
         raise SystemExit(f"search failed on the pristine knowledge base: {proc.stderr[-300:]}")
     bench.indexed = bench.indexed_paths(bench.pristine)
-    print(f"knowledge base: {len(bench.indexed)} documents, {args.queries} queries; full index {seconds:.1f} s")
+    print(f"knowledge base: {len(bench.indexed)} documents, {len(picked)} queries; full index {seconds:.1f} s")
 
     rng = random.Random(14)
     nodac = no_dac_prefix() if os.geteuid() == 0 else []

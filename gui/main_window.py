@@ -67,6 +67,7 @@ class MainWindow(QMainWindow):
         self.kb_panel.open_file.connect(lambda path: self.viewer.show_source(path, 0, 0))
         self.session.kb_changed.connect(self._on_kb_changed)
         self.session.open_failed.connect(self._on_open_failed)
+        self.session.repair_status.connect(self.status_label.setText)
         self.model.status.connect(self._on_model_status)
         notifier.changed.connect(self._language_changed)
         from PySide6.QtGui import QGuiApplication

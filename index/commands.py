@@ -23,7 +23,7 @@ def _open_kb(args, repair: bool = True):
         raise CommandError(str(exc)) from None
     if repair and kb.damage:
         repair_now(kb, args)
-    if kb.remote is not None and kb.catalog is not None:  # a shared knowledge base: reach the server now
+    if kb.remote is not None and not kb.catalog.placeholder:  # a shared knowledge base: reach the server now
         try:
             kb.refresh(force=True)
         except KnowledgeBaseError as exc:

@@ -129,13 +129,15 @@ class KnowledgeBase:
                 from index.remote import RemoteSpec
 
                 self.remote = RemoteSpec.parse(self.settings.remote)
-            self.catalog: Catalog | None = None
+            self.catalog = Catalog(Path(":memory:"))  # until the real one opens (or is rebuilt)
             known = (self.root / repair.FOLDERS_FILE).exists() or (self.root / repair.VECTOR_DIR).exists()
             if known and not (self.root / "catalog.sqlite").exists():  # indexed before: the catalog was lost
                 if all(d.part != repair.CATALOG for d in self.damage):
                     self.damage.append(repair.Finding(repair.CATALOG, "catalog.sqlite is missing"))
             try:
-                self.catalog = Catalog(self.root / "catalog.sqlite")
+                catalog = Catalog(self.root / "catalog.sqlite")
+                self.catalog.close()
+                self.catalog = catalog
             except sqlite3.DatabaseError as exc:
                 if disk_full_error(exc, self.root) is not None:
                     raise
@@ -197,8 +199,7 @@ class KnowledgeBase:
             self._background.shutdown(wait=True)
         try:
             self.drop_vectors()
-            if self.catalog is not None:
-                self.catalog.close()
+            self.catalog.close()
         finally:
             self.secure_files()
             self._lock.release()
@@ -245,7 +246,7 @@ class KnowledgeBase:
 
     def mirror_folders(self) -> None:
         """Keep the folder list where a damaged catalog cannot take it along (index/repair.py)."""
-        if self.catalog is None:
+        if self.catalog.placeholder:
             return
         from index.repair import explicit_files, write_folders
 

@@ -40,6 +40,7 @@ FOLDERS_FILE = "folders.json"
 CHATS_FILE = "docent-chats.json"  # gui/conversations.py's history, kept beside the knowledge base
 PENDING_FILE = "repair-pending.json"
 DAMAGED_PREFIX = "damaged-"
+_SEGMENT_FILES = ("header.bin", "data_level0.bin", "length.bin", "link_lists.bin")
 _REQUIRED_TABLES = {"meta", "roots", "files", "texts", "passages", "passages_fts", "chroma_gc"}
 
 CATALOG, VECTORS, SETTINGS, CHATS, FOLDERS = "catalog", "vectors", "settings", "conversations", "folders"
@@ -182,6 +183,11 @@ def vectors_problem(root: Path) -> str | None:
     db = folder / "chroma.sqlite3"
     if not db.exists():
         return "chroma.sqlite3 is missing"
+    for segment in folder.iterdir():  # an HNSW segment is four files: one missing is damage
+        if segment.is_dir() and any(segment.glob("*.bin")):
+            missing = [n for n in _SEGMENT_FILES if not (segment / n).exists()]
+            if missing:
+                return f"vector index segment {segment.name} lacks {', '.join(missing)}"
     return _sqlite_problem(db)
 
 
@@ -251,7 +257,7 @@ def diagnose(kb) -> list[Finding]:
         if f.part not in seen:
             findings.append(f)
             seen.add(f.part)
-    if CATALOG not in seen and kb.catalog is None:
+    if CATALOG not in seen and kb.catalog.placeholder:
         findings.append(Finding(CATALOG, "the catalog cannot be opened"))
         seen.add(CATALOG)
     if kb.remote is None and VECTORS not in seen:
@@ -398,7 +404,8 @@ def repair(kb, findings: list[Finding] | None = None, progress: Progress | None 
             report.error = f"repair failed: {type(exc).__name__}: {exc}"
         log.debug("repair of %s failed", root, exc_info=True)  # the trace: log file only (-v shows it)
     report.seconds = time.perf_counter() - started
-    kb.damage = [] if report.error is None else kb.damage
+    if report.error is None:
+        kb.damage, kb.storage_failure = [], None  # the errors of the damaged stores are history
     return report
 
 
@@ -411,7 +418,7 @@ def _rebuild_stores(kb, stores: list[str], report: RepairReport, progress) -> No
     root = kb.root
     resuming = {f.part for f in pending_parts(root)}
     _set_pending(root, stores)
-    catalog_sound = kb.catalog is not None and catalog_problem(root, kb.catalog) is None
+    catalog_sound = not kb.catalog.placeholder and catalog_problem(root, kb.catalog) is None
     vectors_sound = vectors_problem(root) is None
     folders: list[str] = []
     files: list[str] = []
@@ -425,12 +432,12 @@ def _rebuild_stores(kb, stores: list[str], report: RepairReport, progress) -> No
         else:
             old_folders, old_indexed, _ = _old_catalog_paths(root)
             folders += old_folders
-        if kb.catalog is not None:
-            kb.catalog.close()
-            kb.catalog = None
         if not (CATALOG in resuming and catalog_sound):
+            kb.catalog.close()  # searches meanwhile see an empty catalog, then the rebuilt one filling up
+            kb.catalog = Catalog(Path(":memory:"))
             _move_aside(root, list(CATALOG_FILES), report)
-        kb.catalog = Catalog(root / "catalog.sqlite")
+        old, kb.catalog = kb.catalog, Catalog(root / "catalog.sqlite")
+        old.close()
         folders = sorted(set(folders))
         files = sorted(p for p in set(files)
                        if not any(p == f or p.startswith(f.rstrip("/\\") + os.sep) for f in folders))

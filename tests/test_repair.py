@@ -311,3 +311,51 @@ def _no_dac():
     from bench.bench_reliability import no_dac_prefix
 
     return no_dac_prefix()
+
+
+# -- the app --------------------------------------------------------------------------------------
+
+
+def test_app_repairs_a_damaged_knowledge_base_in_the_background(qtbot, kb_copy):
+    """Opened in the app, a knowledge base whose catalog is unreadable rebuilds itself in the background
+    with progress in the status bar; then search answers as before. Screenshot: repair-progress.png."""
+    pytest.importorskip("PySide6")
+    from gui.main_window import MainWindow
+    from gui.settings import AppSettings
+    from gui.tasks import TaskManager
+
+    kb_dir, corpus, before = kb_copy
+    with open(kb_dir / "catalog.sqlite", "r+b") as fh:
+        fh.write(os.urandom(100))  # a garbage header: the catalog does not even open
+    tasks = TaskManager()
+    window = MainWindow(tasks, AppSettings())
+    qtbot.addWidget(window)
+    messages: list[str] = []
+    shots: list[str] = []
+
+    def seen(text: str) -> None:
+        messages.append(text)
+        if "files" in text and not shots:  # the first progress message: the screenshot the issue asks for
+            shots.append(text)
+            from PySide6.QtWidgets import QApplication
+
+            QApplication.processEvents()
+            (ROOT / "artifacts" / "screenshots").mkdir(parents=True, exist_ok=True)
+            assert window.grab().save(str(ROOT / "artifacts" / "screenshots" / "repair-progress.png"))
+
+    window.session.repair_status.connect(seen)
+    window.resize(1360, 820)
+    window.show()
+    try:
+        assert window.session.open_now(kb_dir)
+        qtbot.waitUntil(lambda: any("repaired" in m or "could not" in m for m in messages), timeout=300_000)
+        assert messages[0] == "Knowledge base damaged: rebuilding from your documents"
+        assert any(m.endswith(f"/{len(TOPICS)} files") for m in messages)
+        assert messages[-1] == "Knowledge base repaired (catalog); documents lost: 0"
+        assert window.status_label.text() == messages[-1]
+        kb = window.session.kb
+        got = [[(h.passage.path, h.passage.char_start) for h in kb.search(q, 5)] for q in QUERIES]
+        assert got == before["hybrid"]
+    finally:
+        window.shutdown()
+        tasks.shutdown()
