@@ -148,12 +148,22 @@ class ConversationStore:
         except FileNotFoundError:
             self.conversations = []
         except (OSError, ValueError, TypeError, KeyError) as exc:
-            log.warning("conversation history %s is unreadable (%s); starting afresh", self.path, exc)
+            from index.salvage import salvage_objects
+
+            kept = []
+            for raw in salvage_objects(self.path, "turns"):  # the conversations still whole
+                try:
+                    kept.append(Conversation.from_json(raw))
+                except (ValueError, TypeError, KeyError, AttributeError):
+                    continue
+            log.warning("conversation history %s is damaged (%s); %d conversations kept", self.path, exc, len(kept))
             try:
                 os.replace(self.path, self.path.with_suffix(".broken.json"))
             except OSError:
                 pass
-            self.conversations = []
+            self.conversations = kept
+            if kept:
+                self.save()
 
     def save(self) -> None:
         data = {"version": VERSION, "conversations": [c.to_json() for c in self.conversations if c.turns]}

@@ -106,6 +106,13 @@ RU: dict[str, str] = {
         "Пауза. «Продолжить» проиндексирует файлы, до которых не дошла очередь.",
     "Paused": "Пауза",
     "Up to date": "Всё проиндексировано",
+    "Knowledge base damaged: rebuilding from your documents":
+        "База знаний повреждена: восстанавливаю из ваших документов",
+    "Knowledge base damaged: rebuilding from your documents, {done}/{total} files":
+        "База знаний повреждена: восстанавливаю из ваших документов, {done}/{total} файлов",
+    "Knowledge base could not be repaired: {reason}": "Базу знаний не удалось восстановить: {reason}",
+    "Knowledge base repaired ({rebuilt}); documents lost: {lost}":
+        "База знаний восстановлена ({rebuilt}); потеряно документов: {lost}",
     "Last run: {n} indexed, {u} unchanged, {f} failed, {s:.1f} s":
         "Последний запуск: проиндексировано {n}, без изменений {u}, ошибок {f}, {s:.1f} с",
     "Resume": "Продолжить",

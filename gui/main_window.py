@@ -66,6 +66,7 @@ class MainWindow(QMainWindow):
         self.kb_panel.message.connect(lambda text: self.statusBar().showMessage(text, 10000))
         self.session.kb_changed.connect(self._on_kb_changed)
         self.session.open_failed.connect(self._on_open_failed)
+        self.session.repair_status.connect(self.status_label.setText)
         self.model.status.connect(self._on_model_status)
         notifier.changed.connect(self.retranslate)
         from PySide6.QtGui import QGuiApplication

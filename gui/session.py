@@ -35,6 +35,7 @@ class KbSession(QObject):
     about_to_close = Signal()         # jobs: cancel now
     kb_changed = Signal(object)       # the new KnowledgeBase, or None
     open_failed = Signal(str)         # a one-line reason
+    repair_status = Signal(str)       # a damaged knowledge base rebuilding itself: progress, then the outcome
 
     def __init__(self, tasks: TaskManager, parent: QObject | None = None):
         super().__init__(parent)
@@ -47,6 +48,7 @@ class KbSession(QObject):
         self._jobs: set[Future] = set()
         self._latest: dict[Hashable, Future] = {}   # key -> the job whose result is still wanted
         self._pending: tuple[Callable[[], None] | None, Path | None] | None = None
+        self._repairing = False
 
     # -- opening and closing ------------------------------------------------
     def open_now(self, root: Path | str) -> bool:
@@ -62,7 +64,66 @@ class KbSession(QObject):
             return False
         self.generation += 1
         self.kb_changed.emit(self.kb)
+        if self.kb.damage:
+            self.repair()
         return True
+
+    # -- damage -------------------------------------------------------------------
+    def repair(self) -> Future | None:
+        """Rebuild a damaged knowledge base in the background (index/repair.py); searches meanwhile
+        answer from what is intact. Progress and the outcome go to `repair_status`."""
+        from gui.i18n import tr
+
+        if self.kb is not None and self.kb.damage:
+            self.repair_status.emit(tr("Knowledge base damaged: rebuilding from your documents"))
+
+        def step(p) -> None:  # a worker thread: the signal is queued to the main thread
+            self.repair_status.emit(tr("Knowledge base damaged: rebuilding from your documents, {done}/{total} files",
+                                       done=p.files_done, total=p.files_total))
+
+        def done(future: Future) -> None:
+            try:
+                report = future.result()
+            except Exception as exc:  # noqa: BLE001 - shown, never raised into Qt
+                report, error = None, str(exc)
+            else:
+                error = report.error
+            self._repairing = False
+            if error:
+                self.repair_status.emit(tr("Knowledge base could not be repaired: {reason}", reason=error))
+                return
+            if report is not None and report.findings:
+                self.kb_changed.emit(self.kb)  # the panels read the rebuilt catalog again
+                self.repair_status.emit(tr("Knowledge base repaired ({rebuilt}); documents lost: {lost}",
+                                           rebuilt=", ".join(report.rebuilt) or "-", lost=len(report.lost)))
+
+        def job(kb):
+            if not kb.damage and not kb.suspect_damage():  # after a storage error: is it damage?
+                from index.repair import RepairReport
+
+                return RepairReport()
+            return kb.repair(progress=step)
+
+        self._repairing = True
+        future = self.run(job, done)
+        if future is None:
+            self._repairing = False
+        return future
+
+    def _after_job(self, future: Future) -> None:
+        """A job met a storage error (raised, or survived like a search falling back to keywords):
+        check the knowledge base, and repair it if it is damaged."""
+        kb = self.kb
+        if kb is None or self._repairing or self._pending is not None:
+            return
+        failed = future.exception() if not future.cancelled() else None
+        if failed is not None:
+            from index.errors import may_be_damage
+
+            if may_be_damage(failed):
+                kb.storage_failure = failed
+        if kb.storage_failure is not None:
+            self.repair()
 
     def switch(self, root: Path | str | None, between: Callable[[], None] | None = None) -> None:
         """Close the current knowledge base once its jobs end, run `between` (rename, delete...), open root."""
@@ -139,6 +200,8 @@ class KbSession(QObject):
                 if wanted and callback is not None:
                     callback(value)
             finally:
+                if generation == self.generation:
+                    self._after_job(future)
                 self._maybe_finish_switch()
 
         future = self.tasks.run(lambda: fn(kb), lambda result: deliver(on_success, result),

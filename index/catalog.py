@@ -86,7 +86,9 @@ def vector_id(content_hash: str, ordinal: int) -> str:
 class Catalog:
     def __init__(self, path: Path):
         self.path = path
-        if not os.path.exists(path):  # private from the start; SQLite gives -wal/-shm the same mode
+        if self.placeholder:
+            pass  # an empty catalog in memory: stands in for a damaged one until it is rebuilt
+        elif not os.path.exists(path):  # private from the start; SQLite gives -wal/-shm the same mode
             os.close(os.open(path, os.O_RDWR | os.O_CREAT, 0o600))
         self.db = sqlite3.connect(path, timeout=5, check_same_thread=False, isolation_level=None)
         self.db.execute("PRAGMA journal_mode=WAL")
@@ -97,6 +99,10 @@ class Catalog:
         self._counts: dict[str, int] | None = None
         self._writer = threading.Lock()
         self._writer_thread: int | None = None
+
+    @property
+    def placeholder(self) -> bool:
+        return str(self.path) == ":memory:"
 
     def close(self) -> None:
         self.db.close()

@@ -1,4 +1,4 @@
-"""CLI commands of the indexing engine: index, search, status (DESIGN.md section 4)."""
+"""CLI commands of the indexing engine: index, search, status, check (DESIGN.md section 4)."""
 from __future__ import annotations
 
 import argparse
@@ -13,20 +13,67 @@ class CommandError(Exception):
     """An expected failure: printed as one line on stderr, exit code 1."""
 
 
-def _open_kb(args):
+def _open_kb(args, repair: bool = True):
+    """The knowledge base of `--kb`; damage found on opening is repaired first (progress on stderr)."""
     from index.kb import KnowledgeBase, KnowledgeBaseBusy, KnowledgeBaseError
 
     try:
         kb = KnowledgeBase.open(args.kb)
     except (KnowledgeBaseBusy, KnowledgeBaseError) as exc:
         raise CommandError(str(exc)) from None
-    if kb.remote is not None:  # a shared knowledge base: reach the server now, with its news
+    if repair and kb.damage:
+        repair_now(kb, args)
+    if kb.remote is not None and not kb.catalog.placeholder:  # a shared knowledge base: reach the server now
         try:
             kb.refresh(force=True)
         except KnowledgeBaseError as exc:
             kb.close()
             raise CommandError(str(exc)) from None
     return kb
+
+
+def repair_now(kb, args) -> None:
+    """Repair a damaged knowledge base before the command goes on; a CommandError if it cannot be."""
+    quiet = getattr(args, "quiet", False)
+    what = "; ".join(f"{d.part}: {d.reason}" for d in kb.damage)
+    print(f"docent: knowledge base {kb.root} is damaged ({what[:300]}); rebuilding it from your documents",
+          file=sys.stderr, flush=True)
+    report = kb.repair(progress=None if quiet else ProgressBar())
+    if report.error is not None:
+        kb.close()
+        raise CommandError(f"knowledge base {kb.root} could not be repaired: {report.error}")
+    print(f"docent: {repair_summary(report)}", file=sys.stderr, flush=True)
+
+
+def repair_summary(report) -> str:
+    parts = [f"repaired in {report.seconds:.1f} s: rebuilt {', '.join(report.rebuilt) or 'nothing'}"]
+    if report.files_total:
+        parts.append(f"{report.files_total} files read, {report.vectors_reused} vectors reused, "
+                     f"{report.vectors_embedded} embedded")
+    parts.append(f"lost: {', '.join(report.lost) if report.lost else 'nothing'}")
+    parts += report.notices
+    if report.moved_to:
+        parts.append(f"damaged files kept in {report.moved_to}")
+    return "; ".join(parts)
+
+
+_NOT_DAMAGE = (KeyboardInterrupt, SystemExit, GeneratorExit, CommandError)
+
+
+def repairing(kb, args, fn):
+    """fn(), repaired and run once more if it met damage: a storage error it raised, or one it survived
+    (a search falls back to keywords when the vector store fails)."""
+    try:
+        result = fn()
+    except BaseException as exc:
+        if isinstance(exc, _NOT_DAMAGE) or not kb.suspect_damage(exc):
+            raise
+        repair_now(kb, args)
+        return fn()
+    if kb.storage_failure is not None and kb.suspect_damage():
+        repair_now(kb, args)
+        return fn()
+    return result
 
 
 def _fmt_time(seconds: float | None) -> str:
@@ -66,10 +113,16 @@ def cmd_index(args) -> int:
     from index.kb import KnowledgeBaseError
     from index.sync import PathError
 
+    from index.repair import quick_scan
+
     kb = _open_kb(args)
     try:
+        if kb.remote is None and not kb.damage:  # a write of every file ahead: check the files first (cheap)
+            kb.damage = quick_scan(kb.root, fts=False)
+            if kb.damage:
+                repair_now(kb, args)
         try:
-            report = kb.index(args.paths, progress=None if args.quiet else ProgressBar())
+            report = repairing(kb, args, lambda: kb.index(args.paths, progress=None if args.quiet else ProgressBar()))
         except (PathError, KnowledgeBaseError) as exc:  # a missing path; the disk holding the KB is full
             raise CommandError(str(exc)) from None
         except KeyboardInterrupt:
@@ -102,7 +155,7 @@ def cmd_search(args) -> int:
         raise CommandError("give a QUERY or --batch FILE")
     kb = _open_kb(args)
     try:
-        if kb.catalog.counts()["passages"] == 0:
+        if repairing(kb, args, lambda: kb.catalog.counts())["passages"] == 0:
             raise CommandError(f"knowledge base {kb.root} is empty; run 'index PATH' first")
         if args.batch:
             try:
@@ -114,11 +167,11 @@ def cmd_search(args) -> int:
                     query = line.rstrip("\n")
                     if not query.strip():
                         continue
-                    hits = kb.search(query, args.k, args.mode)
+                    hits = repairing(kb, args, lambda q=query: kb.search(q, args.k, args.mode))
                     print(json.dumps({"query": query, "results": [_hit_json(h) for h in hits]}, ensure_ascii=False))
                     sys.stdout.flush()
             return 0
-        hits = kb.search(args.query, args.k, args.mode)
+        hits = repairing(kb, args, lambda: kb.search(args.query, args.k, args.mode))
         if args.json:
             print(json.dumps({"query": args.query, "results": [_hit_json(h) for h in hits]}, ensure_ascii=False))
         elif not hits:
@@ -137,7 +190,7 @@ def cmd_search(args) -> int:
 def cmd_status(args) -> int:
     kb = _open_kb(args)
     try:
-        status = kb.status()
+        status = repairing(kb, args, kb.status)
     finally:
         kb.close()
     if args.json:
@@ -152,6 +205,29 @@ def cmd_status(args) -> int:
         print(f"size on disk: {status['size_bytes'] / 1e6:.1f} MB")
         for f in status["files_failed"]:
             print(f"  failed: {f['path']}: {f['error']}")
+    return 0
+
+
+def cmd_check(args) -> int:
+    """What is damaged, what was rebuilt, what was lost: exit 0 healthy or repaired, 1 otherwise."""
+    kb = _open_kb(args, repair=False)
+    try:
+        report = kb.check(repair=args.repair, progress=ProgressBar() if args.repair and not args.json else None)
+    finally:
+        kb.close()
+    if args.json:
+        print(json.dumps({"kb": str(kb.root), **report.to_json()}, ensure_ascii=False))
+    elif report.healthy:
+        print(f"knowledge base {kb.root}: healthy")
+    else:
+        for finding in report.findings:
+            print(f"damaged: {finding.part}: {finding.reason}")
+        if report.repaired:
+            print(repair_summary(report))
+    if report.error is not None:
+        raise CommandError(f"knowledge base {kb.root} could not be repaired: {report.error}")
+    if not report.healthy and not args.repair:
+        raise CommandError(f"knowledge base {kb.root} is damaged; 'check --repair' rebuilds it from your documents")
     return 0
 
 
@@ -170,3 +246,7 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
 
     p = sub.add_parser("status", parents=[common], help="describe the knowledge base")
     p.set_defaults(func=cmd_status)
+
+    p = sub.add_parser("check", parents=[common], help="check the knowledge base for damage (--repair: rebuild it)")
+    p.add_argument("--repair", action="store_true", help="rebuild what is damaged from your documents")
+    p.set_defaults(func=cmd_check)

@@ -10,10 +10,8 @@ each write, and the 0700 folder keeps them out of reach in between).
 """
 from __future__ import annotations
 
-import errno
 import logging
 import os
-import shutil
 import sqlite3
 import stat
 import threading
@@ -22,8 +20,9 @@ from typing import Callable
 
 from index.catalog import Catalog, FileRecord
 from index.config import EngineSettings, default_kb_dir, offline_environment
-from index.errors import KnowledgeBaseError
+from index.errors import KnowledgeBaseError, disk_full_error
 from index.lock import KnowledgeBaseBusy, ProcessLock
+from index.salvage import load_settings
 from index.types import SearchHit, SourceDocument
 
 log = logging.getLogger("docent.kb")
@@ -31,71 +30,9 @@ log = logging.getLogger("docent.kb")
 __all__ = ["KnowledgeBase", "KnowledgeBaseBusy", "KnowledgeBaseError"]
 
 
-
-
-class DiskFullError(KnowledgeBaseError):
-    """The disk holding the knowledge base is full; what was committed before is intact."""
-
-
-_FULL_MESSAGES = ("database or disk is full", "no space left on device", "disk quota exceeded", "disk is full")
-
-
-def is_disk_full(exc: BaseException | None) -> bool:
-    """True for ENOSPC/EDQUOT and the forms SQLite and Chroma report them in (causes followed)."""
-    seen = 0
-    while exc is not None and seen < 10:
-        if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC)):
-            return True
-        if isinstance(exc, sqlite3.DatabaseError) and getattr(exc, "sqlite_errorcode", None) == 13:  # SQLITE_FULL
-            return True
-        if any(m in str(exc).lower() for m in _FULL_MESSAGES):
-            return True
-        exc = exc.__cause__ or exc.__context__
-        seen += 1
-    return False
-
-
-def _free_space(path: Path) -> str:
-    try:
-        free = shutil.disk_usage(path).free
-    except OSError:
-        return "no space"
-    return f"{free / 2**20:.1f} MB free"
-
-
-NEARLY_FULL = 64 * 1024 * 1024  # below this, a failed write is taken for a full disk
-
-
-def _nearly_full(root: Path) -> bool:
-    try:
-        return shutil.disk_usage(root).free < NEARLY_FULL
-    except OSError:
-        return False
-
-
-def _storage_error(exc: BaseException) -> bool:
-    """An error from the storage layers (SQLite, the OS, Chroma), not one of ours."""
-    return (isinstance(exc, (sqlite3.Error, OSError)) or type(exc).__module__.startswith("chromadb")
-            or getattr(exc, "storage", False))  # index.vectors.VectorStoreError: Chroma's, from its worker
-
-
-def disk_full_error(exc: BaseException, root: Path, writing: bool = False) -> DiskFullError | None:
-    """A DiskFullError for `exc` if it means the knowledge base's disk is full.
-
-    Chroma does not always say so ("Error in compaction: Failed to apply logs
-    ..."): with `writing`, a storage error while the disk is nearly full counts too.
-    """
-    if not is_disk_full(exc) and not (writing and _storage_error(exc) and _nearly_full(root)):
-        return None
-    return DiskFullError(
-        f"disk full: cannot write to the knowledge base {root} ({_free_space(root)}); "
-        "free some space and run the same command again to resume (everything indexed so far is kept)"
-    )
-
-
 # Files of ours in a knowledge base folder (the folder may be shared with other files: those are left alone).
 _PRIVATE_FILES = ("catalog.sqlite", "catalog.sqlite-wal", "catalog.sqlite-shm", "catalog.sqlite-journal",
-                  "settings.json", "docent.lock")
+                  "settings.json", "docent.lock", "folders.json", "repair-pending.json")
 _PRIVATE_DIRS = ("chroma",)
 
 
@@ -173,19 +110,40 @@ class KnowledgeBase:
             self._lock.acquire()
         except OSError as exc:
             raise KnowledgeBaseError(f"cannot open knowledge base {self.root}: {exc.strerror or exc}") from None
+        from index import repair
+
+        self.damage: list = repair.pending_parts(self.root)  # repair.Finding: what must be repaired
         try:
             settings_path = self.root / "settings.json"
             if settings is not None:
                 settings.save(settings_path)
             elif not settings_path.exists():
                 EngineSettings().save(settings_path)
-            self.settings = EngineSettings.load(settings_path)
+            self.settings, notice = load_settings(settings_path)
+            if notice:
+                self.damage.append(repair.Finding(repair.SETTINGS, notice))
+            if self._lock.unclean:  # the last Docent here died without closing: check the files (cheap)
+                self.damage += [f for f in repair.quick_scan(self.root) if f.part not in {d.part for d in self.damage}]
             self.remote = None
             if self.settings.remote:
                 from index.remote import RemoteSpec
 
                 self.remote = RemoteSpec.parse(self.settings.remote)
-            self.catalog = Catalog(self.root / "catalog.sqlite")
+            self.catalog = Catalog(Path(":memory:"))  # until the real one opens (or is rebuilt)
+            known = (self.root / repair.FOLDERS_FILE).exists() or (self.root / repair.VECTOR_DIR).exists()
+            if known and not (self.root / "catalog.sqlite").exists():  # indexed before: the catalog was lost
+                if all(d.part != repair.CATALOG for d in self.damage):
+                    self.damage.append(repair.Finding(repair.CATALOG, "catalog.sqlite is missing"))
+            try:
+                catalog = Catalog(self.root / "catalog.sqlite")
+                self.catalog.close()
+                self.catalog = catalog
+            except sqlite3.DatabaseError as exc:
+                if disk_full_error(exc, self.root) is not None:
+                    raise
+                log.warning("catalog of %s cannot be opened: %s", self.root, exc)
+                if all(d.part != repair.CATALOG for d in self.damage):
+                    self.damage.append(repair.Finding(repair.CATALOG, str(exc)))
             secure_tree(self.root)  # also corrects a knowledge base made by an older version
         except BaseException as exc:
             self._lock.release()
@@ -196,14 +154,15 @@ class KnowledgeBase:
                 raise KnowledgeBaseError(f"cannot open the catalog of knowledge base {self.root}: {exc}") from None
             if isinstance(exc, KnowledgeBaseError):
                 raise
-            if isinstance(exc, ValueError):  # settings.json is not JSON
-                raise KnowledgeBaseError(f"cannot read {self.root / 'settings.json'}: {exc}") from None
+            if isinstance(exc, OSError):
+                raise KnowledgeBaseError(f"cannot open knowledge base {self.root}: {exc.strerror or exc}") from None
             raise
         self._vectors = None
         self._embedder = None
         self._replica = None
         self._remote_failure = None
         self.search_warning: str | None = None
+        self.storage_failure: BaseException | None = None  # a vector-store error search survived (see suspect_damage)
         self._init_lock = threading.Lock()
         self._background = None
 
@@ -239,9 +198,7 @@ class KnowledgeBase:
         if self._background is not None:
             self._background.shutdown(wait=True)
         try:
-            if self._vectors is not None:
-                self._vectors.close()
-                self._vectors = None
+            self.drop_vectors()
             self.catalog.close()
         finally:
             self.secure_files()
@@ -257,6 +214,57 @@ class KnowledgeBase:
     def __exit__(self, *exc) -> None:
         self.close()
 
+    # -- damage -------------------------------------------------------------
+    def check(self, repair: bool = False, progress: Callable | None = None):
+        """Every check (index/repair.py); with `repair`, rebuild what is damaged. A RepairReport."""
+        from index import repair as repairs
+
+        findings = repairs.diagnose(self)
+        if not repair or not findings:
+            return repairs.RepairReport(findings=findings)
+        return repairs.repair(self, findings, progress)
+
+    def suspect_damage(self, exc: BaseException | None = None) -> bool:
+        """After a storage error (`exc`, or one a search survived): is anything damaged? Records it."""
+        from index import repair as repairs
+        from index.errors import may_be_damage
+
+        exc = exc or self.storage_failure
+        self.storage_failure = None
+        if exc is not None and not may_be_damage(exc) and type(exc).__name__ != "PanicException":
+            return bool(self.damage)
+        if exc is not None or self.damage:
+            found = repairs.diagnose(self)
+            self.damage = found
+        return bool(self.damage)
+
+    def repair(self, progress: Callable | None = None):
+        """Repair what `damage` names (index/repair.py): a RepairReport."""
+        from index import repair as repairs
+
+        return repairs.repair(self, list(self.damage), progress)
+
+    def mirror_folders(self) -> None:
+        """Keep the folder list where a damaged catalog cannot take it along (index/repair.py)."""
+        if self.catalog.placeholder:
+            return
+        from index.repair import explicit_files, write_folders
+
+        try:
+            write_folders(self.root, self.catalog.roots(), explicit_files(self.catalog))
+        except Exception as exc:  # noqa: BLE001 - never the reason an index run fails
+            log.warning("folder list not mirrored: %s", exc)
+
+    def drop_vectors(self) -> None:
+        """Close the vector store (it is opened again on next use)."""
+        with self._init_lock:
+            store, self._vectors = self._vectors, None
+        if store is not None:
+            try:
+                store.close()
+            except Exception as exc:  # noqa: BLE001 - a damaged store may fail to close
+                log.warning("closing the vector store: %s", exc)
+
     # -- lazily loaded parts ------------------------------------------------
     @property
     def vectors(self):
@@ -267,9 +275,16 @@ class KnowledgeBase:
                 else:
                     from index.vectors import VectorStore
 
-                    self._vectors = VectorStore(self.root / "chroma")
+                    try:
+                        self._vectors = VectorStore(self.root / "chroma", on_error=self._vector_error)
+                    except Exception as exc:
+                        self._vector_error(exc)
+                        raise
                 secure_tree(self.root)
         return self._vectors
+
+    def _vector_error(self, exc: BaseException) -> None:
+        self.storage_failure = exc
 
     RECONNECT_AFTER_S = 20.0
 
@@ -371,7 +386,10 @@ class KnowledgeBase:
         from index.sync import Indexer
 
         targets = list(paths) or self.catalog.roots()
-        return Indexer(self, progress, cancel).run(targets)
+        try:
+            return Indexer(self, progress, cancel).run(targets)
+        finally:
+            self.mirror_folders()
 
     def collect_garbage(self) -> None:
         """Finish vector removals a previous (possibly killed) run queued."""
@@ -418,6 +436,7 @@ class KnowledgeBase:
         except BaseException:
             self.catalog.rollback()
             raise
+        self.mirror_folders()
         self.collect_garbage()
         return len(records)
 

@@ -32,7 +32,6 @@ import os
 import queue
 import signal
 import subprocess
-import sys
 import threading
 import time
 from dataclasses import dataclass
@@ -41,6 +40,8 @@ from typing import Callable
 from index.extract import PLAIN_SUFFIXES, SUPPORTED_SUFFIXES, ExtractError, extract
 from index.extract.errors import megabytes, short_message
 from index.types import Extracted
+from index.worker_process import (START_TIMEOUT_S, boot_code, detach_worker, read_bytes_frame, spawn, stop,
+                                  worker_command, write_bytes_frame)
 
 log = logging.getLogger("docent.limits")
 
@@ -111,37 +112,12 @@ def needs_sandbox(path: str) -> bool:
 
 # -------------------------------------------------------------- the worker --
 #
-# The worker is `python -c BOOT` (not multiprocessing: spawn would re-run the
-# caller's main script in the child). It talks over its stdin/stdout in
-# length-prefixed JSON frames; JSON, not pickle, so a worker subverted by a
+# A fresh interpreter (index/worker_process.py), not multiprocessing: spawn would re-run the
+# caller's main script in the child. Frames are JSON, not pickle, so a worker subverted by a
 # hostile file can hand the indexer data, never code.
 
-# Only the folder holding the `index` package is passed on: the caller's sys.path
-# may hold anything (odfpy appends its own folder, whose math.py shadows the stdlib's).
-_BOOT = (
-    "import sys; sys.path.insert(0, sys.argv[1]); "
-    "from index.limits import worker_entry; worker_entry(int(sys.argv[2]), int(sys.argv[3]))"
-)
-_PACKAGE_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-# A frozen build has no `-c`: it runs `<app> --docent-extract-worker PID MB` (main.py).
-_FRAME = 8  # bytes of big-endian length before each JSON frame
-
-
-def write_bytes_frame(stream, data: bytes) -> None:
-    """A worker pipe's framing (extraction and vector workers): length, then the bytes."""
-    stream.write(len(data).to_bytes(_FRAME, "big") + data)
-    stream.flush()
-
-
-def read_bytes_frame(stream) -> bytes:
-    head = stream.read(_FRAME)
-    if len(head) < _FRAME:
-        raise EOFError
-    size = int.from_bytes(head, "big")
-    data = stream.read(size)
-    if len(data) < size:
-        raise EOFError
-    return data
+_BOOT = boot_code("index.limits", "worker_entry", "int(sys.argv[2]), int(sys.argv[3])")
+FROZEN_FLAG = "--docent-extract-worker"  # a frozen build runs `<app> FLAG PID MB` (main.py)
 
 
 def _write_frame(stream, obj) -> None:
@@ -150,20 +126,6 @@ def _write_frame(stream, obj) -> None:
 
 def _read_frame(stream):
     return json.loads(read_bytes_frame(stream).decode("utf-8", "surrogatepass"))
-
-
-def _die_with_parent(parent_pid: int) -> None:
-    """Linux: SIGKILL this worker when the indexer dies (even by SIGKILL)."""
-    try:
-        import ctypes
-
-        libc = ctypes.CDLL(None, use_errno=True)
-        PR_SET_PDEATHSIG = 1
-        libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
-    except Exception:  # noqa: BLE001 - not Linux: the worker still exits on EOF
-        pass
-    if os.getppid() != parent_pid:  # the parent died before prctl took effect
-        os._exit(0)
 
 
 def _vm_size(field: str = "VmSize") -> int | None:
@@ -238,22 +200,6 @@ def _from_json(obj: dict) -> Extracted:
     )
 
 
-def detach_worker(parent_pid: int):
-    """A worker process's set-up: dies with its parent, leaves Ctrl+C to it, and keeps stdin/stdout
-    for the protocol (returned as binary files) while whatever a library prints goes nowhere."""
-    _die_with_parent(parent_pid)
-    try:
-        signal.signal(signal.SIGINT, signal.SIG_IGN)
-    except (ValueError, OSError):
-        pass
-    inp = os.fdopen(os.dup(0), "rb")
-    out = os.fdopen(os.dup(1), "wb")
-    devnull = os.open(os.devnull, os.O_RDWR)
-    os.dup2(devnull, 0)
-    os.dup2(devnull, 1)
-    return inp, out
-
-
 def worker_entry(parent_pid: int, memory_mb: int) -> None:
     """The worker's main loop: [path, max_bytes, max_chars] in; ["ok", {...}] | ["error", reason] out."""
     inp, out = detach_worker(parent_pid)
@@ -318,7 +264,7 @@ class ExtractorProcess:
 
     def __init__(self, limits: Limits):
         self.limits = limits
-        self._proc: subprocess.Popen | None = None
+        self._proc = None  # subprocess.Popen
         self._replies: queue.Queue | None = None
         self._broken = False
         self.restarts = 0
@@ -331,23 +277,12 @@ class ExtractorProcess:
             return False
         proc = None
         try:
-            args = [str(os.getpid()), str(self.limits.memory_mb)]
-            if getattr(sys, "frozen", False):  # a bundled app: main.py knows this flag
-                command = [sys.executable, "--docent-extract-worker", *args]
-            else:
-                command = [sys.executable, "-c", _BOOT, _PACKAGE_ROOT, *args]
-            kwargs = {}
-            if os.name == "nt":  # pragma: no cover - Windows
-                kwargs["creationflags"] = getattr(subprocess, "CREATE_NO_WINDOW", 0)
-            proc = subprocess.Popen(
-                command,
-                stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, close_fds=True, **kwargs,
-            )
+            proc = spawn(worker_command(_BOOT, FROZEN_FLAG, str(os.getpid()), str(self.limits.memory_mb)))
             replies: queue.Queue = queue.Queue()
             threading.Thread(target=self._reader, args=(proc.stdout, replies), name="docent-extract-reader",
                              daemon=True).start()
             try:
-                first = replies.get(timeout=60)
+                first = replies.get(timeout=START_TIMEOUT_S)
             except queue.Empty:
                 first = None
             if not (isinstance(first, list) and first and first[0] == "ready"):
@@ -372,20 +307,8 @@ class ExtractorProcess:
             replies.put(None)
 
     @staticmethod
-    def _stop(proc: subprocess.Popen, kill: bool) -> int | None:
-        if kill and proc.poll() is None:
-            proc.kill()
-        try:
-            code = proc.wait(5)
-        except subprocess.TimeoutExpired:  # pragma: no cover - a process that ignores SIGKILL
-            log.warning("extraction worker %s did not exit", proc.pid)
-            code = None
-        for stream in (proc.stdin, proc.stdout):
-            try:
-                stream.close()
-            except OSError:
-                pass
-        return code
+    def _stop(proc, kill: bool) -> int | None:
+        return stop(proc, kill, wait_s=5)
 
     def _discard(self, kill: bool) -> int | None:
         proc, self._proc, self._replies = self._proc, None, None

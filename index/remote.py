@@ -247,7 +247,7 @@ class RemoteVectorStore:
         """Vectors with their passages' texts and places (other clients build their lexical index from them)."""
         import numpy as np
 
-        from index.vectors import passage_records
+        from index.chroma_store import passage_records
 
         ids, metadatas, documents, rows = passage_records(files, passages)
         if documents is None:  # vectors alone (a benchmark's synthetic store): texts stay empty

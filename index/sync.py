@@ -31,7 +31,7 @@ from index import chunking
 from index.catalog import Catalog, NewPassage
 from index.extract import PLAIN_SUFFIXES, ExtractError, extract, is_supported, os_reason
 from index.extract.errors import megabytes
-from index.kb import DiskFullError, disk_full_error
+from index.errors import DiskFullError, disk_full_error
 from index.limits import Cancelled, ExtractorProcess, Limits, needs_sandbox, too_much_text, too_much_text_unread
 from index.types import Extracted
 
@@ -227,8 +227,14 @@ class _Parsed:
 
 
 class Indexer:
-    def __init__(self, kb, progress: Callable[[Progress], None] | None = None, cancel: threading.Event | None = None):
+    def __init__(self, kb, progress: Callable[[Progress], None] | None = None, cancel: threading.Event | None = None,
+                 reuse_vectors: bool = False):
+        """`reuse_vectors`: a file whose vectors the store still holds (`<hash>#0..n-1`, nothing more) is
+        not embedded again (index/repair.py rebuilding a lost catalog)."""
         self.kb = kb
+        self.reuse_vectors = reuse_vectors
+        self.vectors_reused = 0
+        self.vectors_embedded = 0
         self.catalog: Catalog = kb.catalog
         self.progress = progress
         self.cancel = cancel or threading.Event()
@@ -274,6 +280,7 @@ class Indexer:
             for root in roots:
                 if os.path.isdir(root):
                     self.catalog.add_root(root)
+        self.kb.mirror_folders()  # before the bulk of the writes (a full disk may stop them)
         candidates = list(scan(roots))
         seen = {display_path(path) for path, _, _ in candidates}
         self.report.files_seen = len(candidates)
@@ -508,15 +515,31 @@ class Indexer:
                                        time.perf_counter() - self._started, batch[-1].path))
         return np.concatenate(parts)
 
+    def _vectors_present(self, batch: list[_Parsed]) -> set[str]:
+        """Hashes of the batch whose vectors the store holds exactly (reuse_vectors)."""
+        from index.catalog import vector_id
+
+        if not self.reuse_vectors:
+            return set()
+        counts = {item.hash: len(item.passages) for item in batch}
+        ids = [vector_id(h, n) for h, c in counts.items() for n in range(c + 1)]
+        present = self.kb.vectors.has(ids)
+        return {h for h, c in counts.items()
+                if vector_id(h, c) not in present and all(vector_id(h, n) in present for n in range(c))}
+
     def _store_batch(self, batch: list[_Parsed]) -> bool:
         """Embed a batch, write its vectors in one call, then commit its files in one transaction."""
-        texts = [p.text for item in batch for p in item.passages]
-        vectors = self._embed(batch, texts)
-        if vectors is None:
+        reused = self._vectors_present(batch)
+        fresh = [item for item in batch if item.hash not in reused]
+        texts = [p.text for item in fresh for p in item.passages]
+        vectors = self._embed(fresh, texts) if texts else None
+        if texts and vectors is None:
             return False
+        self.vectors_reused += sum(len(item.passages) for item in batch if item.hash in reused)
+        self.vectors_embedded += len(texts)
         self.catalog.begin()
         try:
-            for item in batch:
+            for item in fresh:
                 self.catalog.mark_vectors_pending(item.hash)
             self.catalog.commit()
         except BaseException:
@@ -524,8 +547,9 @@ class Indexer:
             raise
         self.kb.reserve_shared([(item.path, item.hash, item.extracted.title, item.extracted.format, item.size,
                                  len(item.passages)) for item in batch])
-        self.kb.vectors.upsert_many([(item.hash, len(item.passages)) for item in batch], vectors,
-                                    [p for item in batch for p in item.passages])
+        if fresh:
+            self.kb.vectors.upsert_many([(item.hash, len(item.passages)) for item in fresh], vectors,
+                                        [p for item in fresh for p in item.passages])
         self.catalog.begin()
         try:
             for item in batch:

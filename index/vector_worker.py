@@ -15,20 +15,17 @@ from __future__ import annotations
 import logging
 import os
 import pickle
-import subprocess
-import sys
 import threading
 from pathlib import Path
 
+from index.errors import VectorStoreError, WorkerUnavailable
+from index.worker_process import (START_TIMEOUT_S, boot_code, detach_worker, read_bytes_frame, spawn, stop,
+                                  worker_command, write_bytes_frame)
+
 log = logging.getLogger("docent.vectors")
 
-_PACKAGE_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-_BOOT = (
-    "import sys; sys.path.insert(0, sys.argv[1]); "
-    "from index.vector_worker import serve; serve(sys.argv[2], int(sys.argv[3]))"
-)
+_BOOT = boot_code("index.vector_worker", "serve", "sys.argv[2], int(sys.argv[3])")
 FROZEN_FLAG = "--docent-vector-worker"  # a frozen build has no `-c`: main.py dispatches this flag
-START_TIMEOUT_S = 120
 
 
 _wanted = False
@@ -45,14 +42,10 @@ def worker_wanted() -> bool:
 
 
 def _write(stream, obj) -> None:
-    from index.limits import write_bytes_frame
-
     write_bytes_frame(stream, pickle.dumps(obj, protocol=pickle.HIGHEST_PROTOCOL))
 
 
 def _read(stream):
-    from index.limits import read_bytes_frame
-
     return pickle.loads(read_bytes_frame(stream))
 
 
@@ -61,11 +54,9 @@ def _read(stream):
 
 def serve(path: str, parent_pid: int) -> None:
     """The worker's loop: (method, args) in; ("ok", result) | ("error", kind, message, errno) out."""
-    from index.limits import detach_worker
-
     inp, out = detach_worker(parent_pid)
+    from index.chroma_store import ChromaStore
     from index.config import offline_environment
-    from index.vectors import ChromaStore
 
     offline_environment()
     try:
@@ -104,38 +95,26 @@ class WorkerConnection:
 
     def __init__(self, path: Path):
         self.path = path
-        self._proc: subprocess.Popen | None = None
+        self._proc = None  # subprocess.Popen
         self.restarts = 0
         self._start()
 
-    def _command(self) -> list[str]:
-        args = [str(self.path), str(os.getpid())]
-        if getattr(sys, "frozen", False):
-            return [sys.executable, FROZEN_FLAG, *args]
-        return [sys.executable, "-c", _BOOT, _PACKAGE_ROOT, *args]
-
     def _start(self) -> None:
-        from index.vectors import WorkerUnavailable
-
-        kwargs = {}
-        if os.name == "nt":  # pragma: no cover - Windows
-            kwargs["creationflags"] = getattr(subprocess, "CREATE_NO_WINDOW", 0)
         try:
-            proc = subprocess.Popen(self._command(), stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                    stderr=subprocess.DEVNULL, close_fds=True, **kwargs)
+            proc = spawn(worker_command(_BOOT, FROZEN_FLAG, str(self.path), str(os.getpid())))
         except OSError as exc:
             raise WorkerUnavailable(str(exc)) from None
         first = self._first_reply(proc)
         if first is None:
-            self._stop(proc)
+            stop(proc, kill=True)
             raise WorkerUnavailable("the vector worker exited at start")
         if first[0] == "error":
-            self._stop(proc)
+            stop(proc, kill=True)
             raise self._exception(first)
         self._proc = proc
 
     @staticmethod
-    def _first_reply(proc: subprocess.Popen):
+    def _first_reply(proc):
         box: list = []
 
         def read() -> None:
@@ -151,8 +130,6 @@ class WorkerConnection:
 
     @staticmethod
     def _exception(reply: tuple) -> Exception:
-        from index.vectors import VectorStoreError
-
         _, kind, message, err = reply
         if err is not None:
             return OSError(err, message)
@@ -171,8 +148,6 @@ class WorkerConnection:
                 self._stop(self._proc)
                 self._proc = None
                 if attempt:
-                    from index.vectors import VectorStoreError
-
                     raise VectorStoreError("worker", "the vector worker keeps dying; see the log") from None
                 continue
             if reply[0] == "ok":
@@ -191,17 +166,8 @@ class WorkerConnection:
         self._stop(proc)
 
     @staticmethod
-    def _stop(proc: subprocess.Popen) -> None:
-        for stream in (proc.stdin, proc.stdout):
-            try:
-                stream.close()
-            except OSError:
-                pass
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(5)
+    def _stop(proc) -> None:
+        stop(proc, kill=False)  # the end of its input tells it to exit
 
     def __del__(self) -> None:  # a store dropped without close(): do not leave the worker behind
         proc = getattr(self, "_proc", None)

@@ -21,7 +21,8 @@ from index import chunking
 from index.config import EngineSettings
 from index.extract import ExtractError
 from index.integrity import check
-from index.kb import DiskFullError, KnowledgeBase, is_disk_full
+from index.errors import DiskFullError, is_disk_full
+from index.kb import KnowledgeBase
 from index.limits import Cancelled, ExtractorProcess, Limits
 from tests.fixtures import hostile, make_docs
 from tests.fixtures.netguard import no_network  # noqa: F401 - the fixture

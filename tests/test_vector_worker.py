@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from index import vector_worker
-from index.kb import _storage_error, is_disk_full
+from index.errors import is_disk_full, storage_error
 from index.vectors import VectorStore, VectorStoreError
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -64,7 +64,7 @@ def test_chroma_errors_come_back_as_storage_errors(tmp_path, worker_on):
         with pytest.raises(VectorStoreError) as info:
             store.query(np.ones(7, dtype=np.float32), 1)  # wrong dimension: Chroma refuses it
         assert "chromadb" in info.value.kind and str(info.value)
-        assert _storage_error(info.value) and not is_disk_full(info.value)
+        assert storage_error(info.value) and not is_disk_full(info.value)
         assert store.count() == 1  # the worker is still there
     finally:
         store.close()
