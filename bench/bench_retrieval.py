@@ -12,7 +12,7 @@ Exit status 1 when a target is missed. Questions the set cannot use (no answer, 
 at its offset, no translation) are counted in the `skip` column.
 
 Usage: python bench/bench_retrieval.py [--langs en,ru,ja] [--pairs ru>en,en>ru,zh>en]
-       [--modes lexical,dense,hybrid] [--model bundled:all-MiniLM-L6-v2] [--work DIR] [--json]
+       [--modes lexical,dense,hybrid] [--model bundled:all-MiniLM-L6-v2] [--work DIR] [--max-questions N] [--json]
 """
 from __future__ import annotations
 
@@ -32,7 +32,7 @@ from index.kb import KnowledgeBase  # noqa: E402
 MONO_TARGETS = {"ru": (0.93, 0.98), "en": (0.95, 0.98), "ja": (0.90, 0.97)}
 OTHER_TARGET = (0.85, 0.95)
 PAIR_TARGETS = {"ru>en": (0.75, 0.93), "en>ru": (0.75, 0.93)}
-DEFAULT_PAIRS = "ru>en,en>ru,zh>en,en>zh,de>en,ja>en"
+DEFAULT_PAIRS = "ru>en,en>ru,zh>en,en>zh,de>en"
 
 
 def target_for(name: str) -> tuple[float, float] | None:
@@ -105,6 +105,8 @@ def main() -> int:
     ap.add_argument("--modes", default="lexical,dense,hybrid")
     ap.add_argument("--model", default=None, help="embedding model (default: a new knowledge base's)")
     ap.add_argument("--work", default=None, help="keep the collections and knowledge bases here (reused)")
+    ap.add_argument("--max-questions", type=int, default=0,
+                    help="ask N usable questions of each set, evenly spread (0: all; the rest count as skipped)")
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args()
     modes = [m for m in args.modes.split(",") if m]
@@ -122,9 +124,14 @@ def main() -> int:
             with KnowledgeBase.open(work / d_lang / "kb", settings) as kb:
                 kb.index([str(docs)])
                 for name, (questions, unusable) in built.items():
+                    if args.max_questions and len(questions) > args.max_questions:  # evenly over the articles
+                        unusable += len(questions) - args.max_questions
+                        step = len(questions) / args.max_questions
+                        questions = [questions[int(i * step)] for i in range(args.max_questions)]
                     skipped[name] = unusable
                     for mode in modes:
-                        results[(name, mode)] = evaluate(kb, questions, mode)
+                        r = results[(name, mode)] = evaluate(kb, questions, mode)
+                        print(f"{name} {mode}: R@1 {r['recall@1']:.3f} R@5 {r['recall@5']:.3f}", file=sys.stderr, flush=True)
     missed = check(results, modes)
     if args.json:
         print(json.dumps({"results": {f"{n}/{m}": {**v, "skipped": skipped[n]} for (n, m), v in results.items()},

@@ -7,8 +7,9 @@ highlighting. So a word is always "the same word" by the same rules:
 - a text's language is detected (py3langid over the ~30 languages below;
   CJK by script, which is exact), and each word is reduced to its Snowball
   stem (PyStemmer) in that language when the word is written in the
-  language's script; a word in another script gets its script's default
-  (Latin: English, Cyrillic: Russian, Greek, Arabic, Devanagari: Hindi);
+  language's script; a word in another script, or in a language Snowball has
+  no stemmer for (Vietnamese), gets its script's default (Latin: English,
+  Cyrillic: Russian, Greek, Arabic, Devanagari: Hindi);
 - words are NFKC-folded, lower-cased (Turkish dotted/dotless i kept apart),
   ё spelled е, Romanian cedillas spelled as commas; diacritics stay (folding
   Vietnamese tones cost 0.5-4 points of recall@1 on the dev set, whether the
@@ -134,7 +135,7 @@ def _stemmer(language: str):
 
 def _stemmer_for(script: str, language: str) -> str | None:
     own = _LANGUAGES.get(language)
-    if own is not None and own[0] == script:
+    if own is not None and own[0] == script and own[1] is not None:
         return own[1]
     return _SCRIPT_DEFAULT.get(script)
 

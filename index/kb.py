@@ -186,6 +186,10 @@ class KnowledgeBase:
 
                 self.remote = RemoteSpec.parse(self.settings.remote)
             self.catalog = Catalog(self.root / "catalog.sqlite")
+            if self.remote is None:
+                from index.reembed import recover
+
+                recover(self)  # a move to another embedding model killed in its last step
             secure_tree(self.root)  # also corrects a knowledge base made by an older version
         except BaseException as exc:
             self._lock.release()

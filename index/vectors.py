@@ -109,6 +109,17 @@ class ChromaStore:
     def delete_hash(self, content_hash: str) -> None:
         self.collection.delete(where={"hash": content_hash})
 
+    def upsert_ids(self, ids: list[str], vectors: np.ndarray) -> None:
+        """Vectors by their ids (`<hash>#<n>`), e.g. a re-embed's, with the same metadata as upsert_many."""
+        metadatas = [{"hash": vid.rsplit("#", 1)[0], "n": int(vid.rsplit("#", 1)[1])} for vid in ids]
+        for i in range(0, len(ids), MAX_BATCH):
+            chunk = slice(i, i + MAX_BATCH)
+            self.collection.upsert(ids=ids[chunk], embeddings=vectors[chunk], metadatas=metadatas[chunk])
+
+    def delete_ids(self, ids: list[str]) -> None:
+        for i in range(0, len(ids), MAX_BATCH):
+            self.collection.delete(ids=ids[i : i + MAX_BATCH])
+
     def query(self, vector: np.ndarray, k: int) -> list[tuple[str, float]]:
         total = self.count()
         if total == 0:
@@ -183,6 +194,12 @@ class VectorStore:
 
     def delete_hash(self, content_hash: str) -> None:
         self._call("delete_hash", content_hash)
+
+    def upsert_ids(self, ids: list[str], vectors: np.ndarray) -> None:
+        self._call("upsert_ids", list(ids), np.ascontiguousarray(vectors, dtype=np.float32))
+
+    def delete_ids(self, ids: list[str]) -> None:
+        self._call("delete_ids", list(ids))
 
     def query(self, vector: np.ndarray, k: int) -> list[tuple[str, float]]:
         return self._call("query", np.asarray(vector, dtype=np.float32), k)

@@ -101,3 +101,66 @@ def test_old_knowledge_base_keeps_its_model_and_is_reanalysed(tmp_path):
         assert terms[0] == 1
         english = kb.search("active volcano in Sicily", 3)  # MiniLM still searches its English passages
         assert english and english[0].passage.path.endswith("volcano.txt")
+
+
+def test_reembed_moves_a_minilm_knowledge_base_with_pause_and_resume(tmp_path, monkeypatch):
+    import threading
+
+    import pytest
+
+    from index import reembed
+    from index.reembed import Reembed
+
+    docs = write_docs(tmp_path / "docs")
+    with KnowledgeBase.open(tmp_path / "kb", EngineSettings(embedding_model=BUNDLED_MINILM)) as kb:
+        kb.index([str(docs)])
+        stop = threading.Event()
+        seen = []
+
+        def pause_at_once(p):
+            seen.append(p)
+            stop.set()
+
+        monkeypatch.setattr(reembed, "BATCH", 3)
+        assert Reembed(kb, BUNDLED_USE).run(pause_at_once, stop) is False  # paused after the first report
+        assert seen[0].total == len(DOCS) and seen[0].done == 0
+        assert reembed.pending_model(kb) == BUNDLED_USE and kb.settings.embedding_model == BUNDLED_MINILM
+        hits = kb.search("active volcano in Sicily", 3)  # search goes on with the old model meanwhile
+        assert hits and hits[0].passage.path.endswith("volcano.txt")
+    with KnowledgeBase.open(tmp_path / "kb") as kb:  # resumed after a restart
+        progress = []
+        with pytest.raises(Exception, match="already moving"):
+            Reembed(kb, "some/other-model")
+        assert Reembed(kb, BUNDLED_USE).run(progress.append) is True
+        assert progress[-1].done == progress[-1].total == len(DOCS)
+        assert kb.settings.embedding_model == BUNDLED_USE and reembed.pending_model(kb) is None
+        assert not (kb.root / reembed.NEXT).exists() and not (kb.root / reembed.OLD).exists()
+        assert set(kb.catalog.all_vector_ids()) == set(kb.vectors.all_ids())
+        hits = kb.search("Какой вулкан находится на Сицилии?", 3)  # the new model crosses languages
+        assert hits and hits[0].passage.path.endswith("volcano.txt")
+    with KnowledgeBase.open(tmp_path / "kb") as kb:
+        assert kb.settings.embedding_model == BUNDLED_USE
+
+
+def test_reembed_killed_during_the_swap_is_finished_on_open(tmp_path, monkeypatch):
+    from index import reembed
+    from index.reembed import Reembed
+
+    docs = write_docs(tmp_path / "docs")
+    with KnowledgeBase.open(tmp_path / "kb", EngineSettings(embedding_model=BUNDLED_MINILM)) as kb:
+        kb.index([str(docs)])
+
+        def killed(kb, target):
+            raise KeyboardInterrupt  # the process dies after the folders were swapped, before the settings
+
+        monkeypatch.setattr(reembed, "_finish", killed)
+        try:
+            Reembed(kb, BUNDLED_USE).run()
+        except KeyboardInterrupt:
+            pass
+        monkeypatch.undo()
+        assert (kb.root / reembed.OLD).exists()
+    with KnowledgeBase.open(tmp_path / "kb") as kb:
+        assert kb.settings.embedding_model == BUNDLED_USE and not (kb.root / reembed.OLD).exists()
+        hits = kb.search("Какой вулкан находится на Сицилии?", 3)
+        assert hits and hits[0].passage.path.endswith("volcano.txt")
