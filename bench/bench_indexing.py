@@ -85,7 +85,7 @@ def main() -> int:
         kb.close()
 
         print(f"corpus: {report.files_indexed} files, {len(texts)} passages, {sum(map(len, texts)) / 1e6:.1f} M chars")
-        print(f"embedding backend for index runs: {settings.embedding_backend}")
+        print(f"embedding model for index runs: {settings.embedding_model} ({settings.embedding_backend} for transformer models)")
         print(f"index wall time        {index_seconds:8.2f} s  ({len(texts) / index_seconds:6.1f} passages/s)")
         print(f"embedding alone        {embed_seconds:8.2f} s  ({len(texts) / embed_seconds:6.1f} passages/s)")
         print(f"ratio index/embedding  {index_seconds / embed_seconds:8.3f}   (target <= 1.25)")

