@@ -34,7 +34,7 @@ COMMON_TERM_SHARE = 0.3
 POSTINGS_BUDGET = 20_000
 
 # Score fusion (models with tuned weights): cosine weight per question language, set on the dev sets.
-DENSE_WEIGHTS = {BUNDLED_USE: {"ja": 0.25, "th": 0.25}}  # where the lexical side is the stronger one
+DENSE_WEIGHTS = {BUNDLED_USE: {"ja": 0.05, "th": 0.25}}  # where the lexical side is the stronger one
 DEFAULT_DENSE_WEIGHT = 1.0
 CROSS_DENSE_WEIGHT = 3.0  # fewer than CROSS_COVERAGE of the question's words occur in the knowledge base
 CROSS_COVERAGE = 0.5
