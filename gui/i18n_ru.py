@@ -202,10 +202,11 @@ RU: dict[str, str] = {
         "действует для баз знаний, создаваемых с этого момента.",
     "Choose model folder…": "Выбрать папку модели…",
     "Any sentence-transformers model folder works offline (e.g. a multilingual-e5 model). The bundled "
-    "all-MiniLM-L6-v2 is English-only: Russian and Japanese search relies on keywords.":
+    "Universal Sentence Encoder (multilingual) finds passages across 16 languages; other languages are searched "
+    "by keywords.":
         "Подойдёт любая папка модели sentence-transformers, работает без сети (например, multilingual-e5). "
-        "Встроенная all-MiniLM-L6-v2 понимает только английский: поиск по-русски и по-японски опирается на "
-        "ключевые слова.",
+        "Встроенный Universal Sentence Encoder (многоязычный) находит фрагменты на 16 языках и между ними; "
+        "остальные языки ищутся по ключевым словам.",
     "System language": "Язык системы",
     "Follow the system": "Как в системе",
     "Light": "Светлая",

@@ -30,7 +30,7 @@ class AppSettings:
     temperature: float | None = None  # None = the model profile's recommendation
     max_answer_tokens: int = 512
     documents_k: int = 6
-    embedding_model: str = "bundled:all-MiniLM-L6-v2"  # for knowledge bases created from now on
+    embedding_model: str = "bundled:use-multilingual-v3"  # for knowledge bases created from now on
     language: str = "system"          # system | en | ru
     theme: str = "system"             # system | light | dark
     current_kb: str = "default"

@@ -20,7 +20,7 @@ from gui.tasks import Coalescer, TaskManager
 
 log = logging.getLogger("docent.gui")
 
-BUNDLED_EMBEDDING = "bundled:all-MiniLM-L6-v2"
+BUNDLED_EMBEDDING = "bundled:use-multilingual-v3"
 
 
 def _gb(n: int) -> str:
@@ -209,8 +209,8 @@ class SettingsDialog(QDialog):
         row.addWidget(self.embedding, 1)
         row.addWidget(choose)
         hint = QLabel(tr("Any sentence-transformers model folder works offline (e.g. a multilingual-e5 model). "
-                         "The bundled all-MiniLM-L6-v2 is English-only: Russian and Japanese search relies on "
-                         "keywords."))
+                         "The bundled Universal Sentence Encoder (multilingual) finds passages across 16 languages; "
+                         "other languages are searched by keywords."))
         hint.setWordWrap(True)
         layout = QVBoxLayout(w)
         layout.addWidget(self.current_embedding)

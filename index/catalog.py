@@ -7,6 +7,7 @@ mismatch.
 """
 from __future__ import annotations
 
+import logging
 import os
 import sqlite3
 import threading
@@ -22,7 +23,15 @@ from index.types import Passage
 
 SCHEMA_VERSION = 1
 
-_SCHEMA = """
+# The terms column holds index.analysis terms separated by spaces: the tokenizer only splits them again,
+# so combining marks (Devanagari and Thai vowel signs, Arabic harakat) stay inside their terms.
+_FTS = (
+    """CREATE VIRTUAL TABLE IF NOT EXISTS passages_fts USING fts5(terms,
+    tokenize="unicode61 remove_diacritics 0 categories 'L* N* Co M*'")""",
+    "CREATE VIRTUAL TABLE IF NOT EXISTS passages_vocab USING fts5vocab(passages_fts, row)",
+)
+
+_SCHEMA = f"""
 CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT);
 CREATE TABLE IF NOT EXISTS roots(path TEXT PRIMARY KEY, added_at REAL);
 CREATE TABLE IF NOT EXISTS files(
@@ -45,8 +54,8 @@ CREATE TABLE IF NOT EXISTS passages(
 );
 CREATE INDEX IF NOT EXISTS passages_file ON passages(file_id, ordinal);
 CREATE INDEX IF NOT EXISTS passages_vector ON passages(vector_id);
-CREATE VIRTUAL TABLE IF NOT EXISTS passages_fts USING fts5(terms, tokenize="unicode61 remove_diacritics 0");
-CREATE VIRTUAL TABLE IF NOT EXISTS passages_vocab USING fts5vocab(passages_fts, row);
+{_FTS[0]};
+{_FTS[1]};
 CREATE TABLE IF NOT EXISTS chroma_gc(hash TEXT PRIMARY KEY);
 -- Files other clients of a shared (remote) knowledge base indexed: server record id -> our copy.
 CREATE TABLE IF NOT EXISTS remote_files(record_id TEXT PRIMARY KEY, file_id INTEGER UNIQUE NOT NULL, hash TEXT);
@@ -97,8 +106,10 @@ class Catalog:
         self.db.executescript(_SCHEMA)
         self.db.execute("INSERT OR IGNORE INTO meta VALUES('schema', ?)", (str(SCHEMA_VERSION),))
         self._counts: dict[str, int] | None = None
+        self._languages: set[str] | None = None
         self._writer = threading.Lock()
         self._writer_thread: int | None = None
+        self.reanalyse()
 
     @property
     def placeholder(self) -> bool:
@@ -122,6 +133,7 @@ class Catalog:
     def commit(self) -> None:
         self.db.execute("COMMIT")  # a failed commit keeps the writer: the caller's rollback releases it
         self._counts = None
+        self._languages = None
         self._release_writer()
 
     def rollback(self) -> None:
@@ -254,15 +266,17 @@ class Catalog:
         )
         self.db.execute("INSERT INTO texts VALUES(?, ?)", (file_id, zlib.compress(text.encode("utf-8"), 3)))
         count = 0
+        languages = set()
         for p in passages:
             cur = self.db.execute(
                 "INSERT INTO passages(file_id, ordinal, vector_id, page, char_start, char_end, text) VALUES(?,?,?,?,?,?,?)",
                 (file_id, p.ordinal, vector_id(content_hash, p.ordinal), p.page, p.char_start, p.char_end, p.text),
             )
-            self.db.execute(
-                "INSERT INTO passages_fts(rowid, terms) VALUES(?, ?)", (cur.lastrowid, " ".join(analysis.terms(p.text)))
-            )
+            language, terms = analysis.index_terms(p.text)
+            languages.add(language)
+            self.db.execute("INSERT INTO passages_fts(rowid, terms) VALUES(?, ?)", (cur.lastrowid, " ".join(terms)))
             count += 1
+        self._add_languages(languages)
         self.db.execute("UPDATE files SET n_passages=? WHERE id=?", (count, file_id))
         self.db.execute("DELETE FROM chroma_gc WHERE hash=?", (content_hash,))
 
@@ -391,6 +405,46 @@ class Catalog:
             yield vid
 
     # -- lexical ------------------------------------------------------------
+    def languages(self) -> set[str]:
+        """Languages of the passages ever indexed here (a question is analysed in each of them too)."""
+        if self._languages is not None and not self.db.in_transaction:
+            return set(self._languages)
+        value = self.get_meta("languages")
+        found = set(value.split(",")) - {""} if value else set()
+        if not self.db.in_transaction:
+            self._languages = set(found)
+        return found
+
+    def _add_languages(self, languages: set[str]) -> None:
+        known = self.languages()
+        if not languages <= known:
+            self.set_meta("languages", ",".join(sorted(known | languages)))
+
+    def reanalyse(self) -> None:
+        """Index terms made by an older analyser are made again from the passages' texts (one
+        transaction; a few seconds for ten thousand passages), so old and new passages match alike."""
+        if self.get_meta("analyzer") == str(analysis.VERSION):
+            return
+        try:
+            self._reanalyse()
+        except sqlite3.Error as exc:  # read-only or full disk: the old terms keep working, less well
+            logging.getLogger("docent.catalog").warning("cannot re-analyse %s (%s)", self.path, exc)
+
+    def _reanalyse(self) -> None:
+        with self.transaction():
+            languages = set()
+            rows = self.db.execute("SELECT id, text FROM passages").fetchall()
+            self.db.execute("DROP TABLE IF EXISTS passages_vocab")
+            self.db.execute("DROP TABLE IF EXISTS passages_fts")
+            for statement in _FTS:  # today's tokenizer settings
+                self.db.execute(statement)
+            for pid, text in rows:
+                language, terms = analysis.index_terms(text or "")
+                languages.add(language)
+                self.db.execute("INSERT INTO passages_fts(rowid, terms) VALUES(?, ?)", (pid, " ".join(terms)))
+            self.set_meta("languages", ",".join(sorted(languages)))
+            self.set_meta("analyzer", str(analysis.VERSION))
+
     def document_frequency(self, terms: list[str]) -> dict[str, int]:
         if not terms:
             return {}

@@ -101,6 +101,17 @@ class ChromaStore:
             chunk = slice(i, i + MAX_BATCH)
             self.collection.upsert(ids=ids[chunk], embeddings=vectors[chunk], metadatas=metadatas[chunk])
 
+    def upsert_ids(self, ids: list[str], vectors: np.ndarray) -> None:
+        """Vectors by their ids (`<hash>#<n>`), e.g. a re-embed's, with the same metadata as upsert_many."""
+        metadatas = [{"hash": vid.rsplit("#", 1)[0], "n": int(vid.rsplit("#", 1)[1])} for vid in ids]
+        for i in range(0, len(ids), MAX_BATCH):
+            chunk = slice(i, i + MAX_BATCH)
+            self.collection.upsert(ids=ids[chunk], embeddings=vectors[chunk], metadatas=metadatas[chunk])
+
+    def delete_ids(self, ids: list[str]) -> None:
+        for i in range(0, len(ids), MAX_BATCH):
+            self.collection.delete(ids=ids[i : i + MAX_BATCH])
+
     def delete_hash(self, content_hash: str) -> None:
         self.collection.delete(where={"hash": content_hash})
 

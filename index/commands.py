@@ -116,6 +116,8 @@ def cmd_index(args) -> int:
     from index.repair import quick_scan
 
     kb = _open_kb(args)
+    if args.reembed:
+        return _reembed(kb, args)
     try:
         if kb.remote is None and not kb.damage:  # a write of every file ahead: check the files first (cheap)
             kb.damage = quick_scan(kb.root, fts=False)
@@ -137,6 +139,40 @@ def cmd_index(args) -> int:
             )
             for failure in report.files_failed:
                 print(f"  failed: {failure['path']}: {failure['error']}")
+    finally:
+        kb.close()
+    return 0
+
+
+def _reembed(kb, args) -> int:
+    """`index --reembed [MODEL]`: move the knowledge base to MODEL (default: a new knowledge base's)."""
+    from index.config import EngineSettings
+    from index.kb import KnowledgeBaseError
+    from index.reembed import Reembed
+
+    model = args.reembed if args.reembed is not True else EngineSettings().embedding_model
+    try:
+        if args.paths:
+            raise CommandError("--reembed takes no PATH: it re-embeds what the knowledge base holds")
+        before = kb.settings.embedding_model
+
+        def show(p) -> None:
+            if not args.quiet:
+                sys.stderr.write(f"\rre-embedding with {p.model}: {p.done}/{p.total} passages")
+                sys.stderr.flush()
+
+        try:
+            Reembed(kb, model).run(show)
+        except KnowledgeBaseError as exc:
+            raise CommandError(str(exc)) from None
+        except KeyboardInterrupt:
+            raise CommandError("re-embedding interrupted; run the same command again to resume") from None
+        if not args.quiet:
+            sys.stderr.write("\n")
+        if args.json:
+            print(json.dumps({"model": model, "previous_model": before}, ensure_ascii=False))
+        else:
+            print(f"{kb.root} now uses {model} (was {before})")
     finally:
         kb.close()
     return 0
@@ -235,6 +271,9 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
     p = sub.add_parser("index", parents=[common], help="index files and folders (no PATH: re-sync known folders)")
     p.add_argument("paths", nargs="*", metavar="PATH")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    p.add_argument("--reembed", nargs="?", const=True, metavar="MODEL",
+                   help="move the knowledge base to another embedding model (default: the multilingual one); "
+                        "resumable, search keeps working meanwhile")
     p.set_defaults(func=cmd_index)
 
     p = sub.add_parser("search", parents=[common], help="best passages for a query")

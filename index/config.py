@@ -78,8 +78,8 @@ def offline_environment() -> None:
 class EngineSettings:
     """Per-knowledge-base settings, stored in the KB so reopening is exact."""
 
-    embedding_model: str = "bundled:all-MiniLM-L6-v2"
-    embedding_backend: str = "onnx"  # "onnx" (exported once from the same weights), "onnx-int8" or "torch"
+    embedding_model: str = "bundled:use-multilingual-v3"  # older knowledge bases record bundled:all-MiniLM-L6-v2
+    embedding_backend: str = "onnx"  # transformer models: "onnx" (exported once from the same weights), "onnx-int8" or "torch"
     query_prompt: str = ""
     passage_prompt: str = ""
     passage_chars: int = 1000

@@ -144,6 +144,10 @@ class KnowledgeBase:
                 log.warning("catalog of %s cannot be opened: %s", self.root, exc)
                 if all(d.part != repair.CATALOG for d in self.damage):
                     self.damage.append(repair.Finding(repair.CATALOG, str(exc)))
+            if self.remote is None and not self.damage:
+                from index.reembed import recover
+
+                recover(self)  # a move to another embedding model killed in its last step
             secure_tree(self.root)  # also corrects a knowledge base made by an older version
         except BaseException as exc:
             self._lock.release()

@@ -89,6 +89,12 @@ class VectorStore:
     def delete_hash(self, content_hash: str) -> None:
         self._call("delete_hash", content_hash)
 
+    def upsert_ids(self, ids: list[str], vectors: np.ndarray) -> None:
+        self._call("upsert_ids", list(ids), np.ascontiguousarray(vectors, dtype=np.float32))
+
+    def delete_ids(self, ids: list[str]) -> None:
+        self._call("delete_ids", list(ids))
+
     def query(self, vector: np.ndarray, k: int) -> list[tuple[str, float]]:
         return self._call("query", np.asarray(vector, dtype=np.float32), k)
 

@@ -28,7 +28,7 @@ echo "variant: $([ "$DOCENT_GPU" = 1 ] && echo GPU/CUDA || echo CPU)"
 step "build tools"
 "$PY" -m PyInstaller --version >/dev/null 2>&1 || "$PY" -m pip install --quiet -r packaging/requirements-build.txt
 
-step "assets: ONNX export of MiniLM, joined gemma-3-270m GGUF"
+step "assets: joined gemma-3-270m GGUF"
 "$PY" packaging/prepare_assets.py "$ASSETS"
 [ -f packaging/linux/docent.png ] || "$PY" packaging/make_icons.py
 

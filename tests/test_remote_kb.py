@@ -221,10 +221,12 @@ def test_embedding_model_must_agree(server, docs, tmp_path, monkeypatch):
     ok_json(cli(tmp_path / "a", "index", str(docs / "transsib.ru.txt"), "--kb", url, "--json"))
     monkeypatch.setenv("DOCENT_HOME", str(tmp_path / "b"))
     # A new client adopts the shared model; one with its own vectors of another model is refused.
+    from index.config import EngineSettings
+
+    shared_model = EngineSettings().embedding_model  # the first client's: a new knowledge base's default
     with KnowledgeBase.open(url) as kb:
         kb.refresh(force=True)
-        assert kb.settings.embedding_model == "bundled:all-MiniLM-L6-v2"
-    from index.config import EngineSettings
+        assert kb.settings.embedding_model == shared_model
 
     other = EngineSettings(embedding_model="/models/e5")
     monkeypatch.setenv("DOCENT_HOME", str(tmp_path / "c"))
@@ -233,7 +235,7 @@ def test_embedding_model_must_agree(server, docs, tmp_path, monkeypatch):
         kb.catalog.store_failed("/x", size=1, mtime_ns=1, error="x")  # not an indexed file: still adoptable
         kb.catalog.commit()
         kb.refresh(force=True)
-        assert kb.settings.embedding_model == "bundled:all-MiniLM-L6-v2"
+        assert kb.settings.embedding_model == shared_model
 
 
 def test_rebuilt_text_keeps_every_passage_in_place():

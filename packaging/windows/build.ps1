@@ -45,7 +45,7 @@ if ($Gpu) {
     $env:DOCENT_GPU = "1"
 }
 
-Step "assets: ONNX export of MiniLM, joined gemma-3-270m GGUF, icons"
+Step "assets: joined gemma-3-270m GGUF, icons"
 Run $Py @("packaging\prepare_assets.py", "build\docent-assets")
 Run $Py @("packaging\make_icons.py")
 
