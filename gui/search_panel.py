@@ -138,7 +138,7 @@ class SearchPanel(QWidget):
 
         def job(kb):
             hits = kb.search(text, 20, mode)
-            return hits, kb.search_warning
+            return hits, "; ".join(hits.warnings)
 
         if self.session.run(job, done) is None:
             self.searching = False
