@@ -382,6 +382,9 @@ def test_cli_ask_endpoint_json(sample_kb, tiny_model, capsys, monkeypatch):
         assert list(obj)[:8] == CONTRACT_KEYS
         assert obj["model"]["endpoint"] == srv.base_url and obj["model"]["name"] == "tiny-vikhr"
         assert obj["model"]["profile"] == "vikhr" and obj["model"]["documents_role"] in ("on", "off")
+        # the whole model object of DESIGN.md section 4, as for a local model (no file, no GPU layers of ours)
+        assert {"path", "profile", "n_gpu_layers", "device", "prompt_format", "n_ctx"} <= set(obj["model"])
+        assert obj["model"]["n_ctx"] == 2048 and obj["mode"] == "generate"
         for d in obj["documents"]:
             if d["path"].endswith(".txt"):
                 with open(d["path"], encoding="utf-8") as f:
