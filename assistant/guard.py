@@ -26,7 +26,7 @@ from index import analysis
 from index.sentences import split_sentences
 
 CHECK_EVERY = 16         # characters of new output between two checks (a protocol token is checked at once)
-HOLD_CHARS = 32          # covers the longest protocol token / marker that can arrive in pieces
+HOLD_CHARS = 32          # after a character that may open a protocol token or a turn: how far it may reach
 NGRAM = 10               # a run of this many words (CJK: characters) seen before is a loop
 MIN_CAP_CHARS = 400      # the length cap never goes below this
 DEFAULT_CAP_FACTOR = 8.0  # answer chars <= factor x question chars (at least MIN_CAP_CHARS); 0 = no cap
@@ -36,7 +36,7 @@ _PROTOCOL = re.compile(
     r"<\|[A-Za-z0-9_]+\|>|</?s>|<(?:start|end)_of_turn>|<(?:eos|bos|pad)>|\[/?INST\]|<</?SYS>>"
     r"|relevant_doc_ids|\{\s*\"|\[\s*\{|\"doc_id\"",
 )
-_PROTOCOL_START = re.compile(r"[<{\\[]")
+_PROTOCOL_START = re.compile(r"[<>{}|\[\]\\\n]")  # a piece that may open or close protocol text
 _TURN = re.compile(
     r"(?:^|\n)[ \t#*>-]*(?:Q|Question|User|Human|Assistant|Вопрос|Пользователь|Ассистент|質問|ユーザー)"
     r"\s*\d*\s*[:：]",
@@ -46,6 +46,13 @@ _ROLE_LINE = re.compile(r"\n[ \t]*(?:user|model|assistant|system|documents)[ \t]
 _LEAD = re.compile(r"^(?:\s|[,;:.)\]}]|</\w+>)*(?:(?:A|Answer|Ответ|回答|答え)\s*[:：]\s*)?", re.IGNORECASE)
 _OPENING_JSON = re.compile(r"(?:[\s,;]*\{[^{}]*\})+")   # the model restating step 1 (or a document) first
 _OPEN_JSON = re.compile(r"[\s,;]*\{[^{}]{0,400}$")        # ... still being written
+_RISKY = re.compile(r"[<{\[\\\n]")                    # may open a protocol token, JSON, an escape, a turn
+_LAST_WORD = re.compile(r"\w*$")
+_LABELS = ("a", "answer", "ответ", "回答", "答え", "q", "question", "user", "human", "assistant", "вопрос",
+           "пользователь", "ассистент", "質問", "ユーザー")
+_LABEL_START = re.compile(  # the opening, while it may still become "Answer:" (dropped) or "Question:" (a stop)
+    r"\s*(?:" + "|".join(re.escape(w[:i]) for w in _LABELS for i in range(1, len(w) + 1)) + r")?\s*\d*\s*",
+    re.IGNORECASE)
 _ESCAPE = re.compile(r"(?:\\+r)?\\+n")
 _WORD = re.compile(r"\w+")
 
@@ -101,7 +108,8 @@ class AnswerGuard:
         if self.stopped or not piece:
             return
         self.raw += piece
-        if len(self.raw) - self._checked >= CHECK_EVERY or _PROTOCOL_START.search(piece):
+        # Until the answer shows, every piece is judged (the first words show without delay).
+        if not self.shown or len(self.raw) - self._checked >= CHECK_EVERY or _PROTOCOL_START.search(piece):
             self._check()
 
     def finish(self) -> str:
@@ -183,9 +191,19 @@ class AnswerGuard:
         return out
 
     def _safe_end(self, text: str, spans, keys, toks) -> int:
-        """How much of the clean text may be shown now: all but a tail that could still be cut."""
-        end = len(text) - HOLD_CHARS
-        if spans:  # the sentence being written could still turn out a repeat or the question's echo
+        """How much of the clean text may be shown now: all but what could still be cut. That is
+        a word still being written, the tail from a character that may open a protocol token, JSON,
+        an escape or a new turn, the sentence being written while it could become a repeat or the
+        question's echo, a run that repeats an earlier one, and the opening while it may be a label."""
+        if not self.shown and _LABEL_START.fullmatch(text):
+            return 0
+        end = len(text)
+        if text and not text[-1].isspace():
+            end = _LAST_WORD.search(text).start()
+        risky = _RISKY.search(text, max(0, len(text) - HOLD_CHARS))
+        if risky:
+            end = min(end, risky.start())
+        if spans:
             current = keys[-1]
             earlier = keys[:-1] + [self.question]
             if current and any(e.startswith(current) for e in earlier if e):

@@ -96,3 +96,17 @@ def test_halt_follows_the_users_stop_and_the_guard():
     guard = AnswerGuard("q?", None)
     guard.push('Fine. {"relevant_doc_ids": [0]}')
     assert guard.halt.is_set() and guard.stopped
+
+
+def test_the_first_words_show_at_once():
+    shown: list[str] = []
+    guard = AnswerGuard("How long is the railway?", shown.append)
+    guard.push("Ans")
+    guard.push("wer: The")
+    assert shown == []  # a label, then a word still being written
+    guard.push(" railway is")
+    assert "".join(shown) == "The railway"
+    guard.push(" long <")
+    assert "".join(shown) == "The railway is long"  # "<" may open a protocol token: held
+    guard.push("|eot_id|>")
+    assert guard.stopped and guard.finish() == "The railway is long"
