@@ -6,6 +6,7 @@ import sys
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from assistant import commands as assistant_commands
     from index import commands as index_commands
 
     common = argparse.ArgumentParser(add_help=False)
@@ -15,12 +16,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="docent", description="Answers from your own documents, offline.")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     index_commands.register(sub, common)
-    try:
-        from assistant import commands as assistant_commands
-    except ImportError:  # pragma: no cover - assistant not installed in a trimmed build
-        assistant_commands = None
-    if assistant_commands is not None and hasattr(assistant_commands, "register"):
-        assistant_commands.register(sub, common)
+    assistant_commands.register(sub, common)
     return parser
 
 

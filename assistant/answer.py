@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 import time
 from dataclasses import dataclass, field
-from typing import Any, Callable, Sequence
+from typing import Any, Sequence
 
 from assistant.citations import Aligner, Citation, CiteDoc, Unsupported
 from index.types import SourceDocument
@@ -108,20 +108,3 @@ def grounded_answer(
         step1_output=step1,
         warnings=warnings,
     )
-
-
-def from_first_visible(on_token: Callable[[str], None] | None) -> Callable[[str], None]:
-    """Streams answer pieces from the first visible character on (models often open with blanks)."""
-    started = False
-
-    def push(piece: str) -> None:
-        nonlocal started
-        if not started:
-            piece = piece.lstrip()
-            if not piece:
-                return
-            started = True
-        if on_token is not None:
-            on_token(piece)
-
-    return push

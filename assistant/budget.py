@@ -17,7 +17,7 @@ from typing import Callable, Sequence
 from index.sentences import split_sentences
 from assistant.errors import BudgetError
 from assistant.grammar import max_output
-from assistant.prompts import PromptBuilder, Turn, documents_json
+from assistant.prompts import PromptBuilder, HistoryTurn, documents_json
 from index.types import SourceDocument
 
 MAX_DOC_CHARS = 4000  # Vikhr: "a chunk of text up to 4k characters"
@@ -26,7 +26,7 @@ MAX_DOC_CHARS = 4000  # Vikhr: "a chunk of text up to 4k characters"
 @dataclass
 class BudgetPlan:
     documents: list[SourceDocument]
-    history: list[Turn]
+    history: list[HistoryTurn]
     docs_json: str
     step1_text: str
     step1_tokens: list[int]
@@ -85,7 +85,7 @@ class ContextBudget:
         self.min_doc_chars = min_doc_chars
         self.margin = margin_tokens
 
-    def _prompt_need(self, question: str, docs: Sequence[SourceDocument], history: Sequence[Turn]) -> int:
+    def _prompt_need(self, question: str, docs: Sequence[SourceDocument], history: Sequence[HistoryTurn]) -> int:
         """Tokens of the worst-case step-2 prompt (+ the step-1 answer's worst tokenization)."""
         dj = documents_json((d.title, d.content) for d in docs)
         longest = max_output(range(len(docs)))
@@ -99,7 +99,7 @@ class ContextBudget:
         return len(self.tokenize(", " + entry)) + 2 * (len(str(index)) + 2)
 
     def plan(
-        self, question: str, documents: Sequence[SourceDocument], history: Sequence[Turn] = ()
+        self, question: str, documents: Sequence[SourceDocument], history: Sequence[HistoryTurn] = ()
     ) -> BudgetPlan:
         warnings: list[str] = []
         base = self._prompt_need(question, [], [])
@@ -114,7 +114,7 @@ class ContextBudget:
 
         # Conversation turns, newest first, within their share of the free room.
         hist_cap = base + int(self.history_share * max(0, limit - base))
-        kept: list[Turn] = []
+        kept: list[HistoryTurn] = []
         for turn in reversed(list(history)):
             trial = [turn] + kept
             if self._prompt_need(question, [], trial) > hist_cap:

@@ -1,9 +1,9 @@
 """CLI commands of the assistant: `ask` and `self-test` (DESIGN.md section 4).
 
 Thin handlers: retrieval is the knowledge base's (`KnowledgeBase.documents_for`),
-answering is `GroundedPipeline`'s.  Expected failures (missing or corrupt model,
-empty knowledge base, question too long) become `CommandError`: one line on
-stderr, exit code 1.
+the pipeline is `build_pipeline`'s (assistant/build.py, shared with the app).
+Expected failures (missing or corrupt model, empty knowledge base, question too
+long) become `CommandError`: one line on stderr, exit code 1.
 """
 from __future__ import annotations
 
@@ -15,37 +15,41 @@ import threading
 import time
 from pathlib import Path
 
-DEFAULT_K = 6
+from assistant.build import MAX_K, MODE_CHOICES, PipelineSettings
+
+DEFAULT_K = PipelineSettings.k
 
 
-def _add(parser: argparse.ArgumentParser, *flags: str, **kwargs) -> None:
-    """Add an option unless the shared parent parser already defines it."""
-    if any(f in parser._option_string_actions for f in flags):
-        return
-    parser.add_argument(*flags, **kwargs)
-
-
-def register(subparsers, common_parent: argparse.ArgumentParser | None) -> None:
-    parents = [common_parent] if common_parent is not None else []
+def register(subparsers, common_parent: argparse.ArgumentParser) -> None:
     ask = subparsers.add_parser(
         "ask",
-        parents=parents,
+        parents=[common_parent],
         help="answer a question from the knowledge base, with citations",
         description="Two-step grounded answer: the model picks the relevant documents, then answers from them; "
-        "each answer sentence is matched to the passage that supports it.",
+        "each answer sentence is matched to the passage that supports it. Without a chat model the answer "
+        "quotes the documents' best sentences (--mode).",
     )
-    ask.add_argument("question", metavar="QUESTION")
-    _add(ask, "--kb", metavar="DIR", help="knowledge base folder (default: per-user data dir)")
-    _add(ask, "--json", action="store_true", help="print the answer object as JSON")
+    ask.add_argument("question", metavar="QUESTION", nargs="?")
+    ask.add_argument("--batch", metavar="FILE",
+                     help="one question per line ('-' for stdin), one JSON line out per question "
+                          "(a blank line gives an empty line)")
+    ask.add_argument("--mode", choices=MODE_CHOICES, default="auto",
+                     help="generate (a language model writes the answer), quote (the documents' own sentences), "
+                          "or auto (default): quote when no chat model is usable")
     _add_model_options(ask)
-    _add(ask, "-k", type=int, default=DEFAULT_K, metavar="N", help=f"documents to retrieve (default {DEFAULT_K})")
-    _add(ask, "--max-tokens", type=int, default=512, metavar="N", help="longest answer in tokens (default 512)")
+    ask.add_argument("-k", type=int, default=DEFAULT_K, metavar="N",
+                     help=f"documents to retrieve, 1..{MAX_K} (default {DEFAULT_K})")
+    ask.add_argument("--max-tokens", type=int, default=PipelineSettings.max_answer_tokens, metavar="N",
+                     help=f"longest answer in tokens (default {PipelineSettings.max_answer_tokens})")
+    ask.add_argument("--answer-cap", type=float, default=PipelineSettings.answer_cap, metavar="F",
+                     help="longest answer in characters, as a multiple of the question's length (at least 400; "
+                          f"0 = no cap; default {PipelineSettings.answer_cap:g})")
     _add_endpoint_options(ask)
     ask.set_defaults(func=cmd_ask)
 
     st = subparsers.add_parser(
         "self-test",
-        parents=parents,
+        parents=[common_parent],
         help="headless end-to-end check (index sample documents, ask, verify citations); exit 0/1",
     )
     _add_model_options(st)
@@ -53,15 +57,16 @@ def register(subparsers, common_parent: argparse.ArgumentParser | None) -> None:
 
 
 def _add_model_options(p: argparse.ArgumentParser) -> None:
-    _add(p, "--model", metavar="GGUF", help="GGUF model file (default: the bundled gemma-3-270m)")
-    _add(p, "--n-ctx", type=int, default=None, metavar="N",
-         help="context window in tokens (default 4096; with --endpoint: the server's max_model_len, else 8192)")
-    _add(
-        p, "--gpu-layers", type=int, default=None, metavar="N",
-        help="layers to offload to the GPU (default: all when this llama.cpp build supports a GPU, else 0)",
-    )
-    _add(p, "--threads", type=int, default=None, metavar="N", help="CPU threads (default: physical cores)")
-    _add(p, "--profile", default=None, metavar="NAME", help="force a model profile (vikhr, saiga_llama3, shisa, ...)")
+    p.add_argument("--model", metavar="GGUF", help="GGUF model file (default: the bundled gemma-3-270m)")
+    p.add_argument("--n-ctx", type=int, default=PipelineSettings.n_ctx, metavar="N",
+                   help=f"context window in tokens (default {PipelineSettings.n_ctx}; a model server that "
+                        "reports its own size overrides it)")
+    p.add_argument("--gpu-layers", type=int, default=None, metavar="N",
+                   help="layers to offload to the GPU (default: all when this llama.cpp build supports a GPU, else 0)")
+    p.add_argument("--threads", type=int, default=None, metavar="N", help="CPU threads (default: physical cores)")
+    p.add_argument("--temperature", type=float, default=None, metavar="T",
+                   help="sampling temperature of the answer (default: the model profile's)")
+    p.add_argument("--profile", default=None, metavar="NAME", help="force a model profile (vikhr, saiga_llama3, shisa, ...)")
 
 
 def _add_endpoint_options(p: argparse.ArgumentParser) -> None:
@@ -75,8 +80,8 @@ def _add_endpoint_options(p: argparse.ArgumentParser) -> None:
     g.add_argument("--documents-role", choices=("auto", "on", "off"), default="auto",
                    help="send documents as their own 'documents' message (on), fold them into the system "
                         "message (off), or try the role and fold when the server rejects it (auto, default)")
-    g.add_argument("--read-timeout", type=float, default=120.0, metavar="S",
-                   help="seconds to wait for the server's next piece of output (default 120)")
+    g.add_argument("--read-timeout", type=float, default=PipelineSettings.read_timeout, metavar="S",
+                   help=f"seconds to wait for the server's next piece of output (default {PipelineSettings.read_timeout:g})")
 
 
 def _command_error():
@@ -89,77 +94,50 @@ def _err(message: str) -> None:
     print(f"docent: {message}", file=sys.stderr, flush=True)
 
 
-def _resolve_model(args) -> Path:
-    from assistant.models import ensure_default_model
-
-    if getattr(args, "model", None):
-        return Path(args.model).expanduser()
-    from index.config import data_dir
-
-    return ensure_default_model(data_dir(), progress=_err)
-
-
-def _endpoint_key(args) -> str | None:
-    """The API key: from the variable named by --api-key-env, else DOCENT_API_KEY / the keyring (never argv)."""
-    import os
-
-    var = getattr(args, "api_key_env", None)
-    if var:
-        key = os.environ.get(var, "")
-        if not key:
-            raise _command_error()(f"environment variable {var} (--api-key-env) is not set")
-        from index.credentials import remember
-
-        return remember(key)
-    from index.credentials import get_secret
-
-    return get_secret("api", args.endpoint)  # one account per server: http://h:8000 and http://h:8000/v1/ alike
+def pipeline_settings(args, **changes) -> PipelineSettings:
+    """The command line's options as the settings `build_pipeline` takes."""
+    s = PipelineSettings(
+        mode=getattr(args, "mode", "auto"),
+        model_path=getattr(args, "model", None) or "",
+        endpoint_url=getattr(args, "endpoint", None) or "",
+        endpoint_model=getattr(args, "api_model", None) or "",
+        api_key_env=getattr(args, "api_key_env", None) or "",
+        documents_role=getattr(args, "documents_role", "auto"),
+        read_timeout=getattr(args, "read_timeout", PipelineSettings.read_timeout),
+        n_ctx=args.n_ctx,
+        n_gpu_layers=args.gpu_layers,
+        threads=args.threads,
+        temperature=getattr(args, "temperature", None),
+        profile=args.profile,
+        max_answer_tokens=getattr(args, "max_tokens", PipelineSettings.max_answer_tokens),
+        k=getattr(args, "k", DEFAULT_K),
+        answer_cap=getattr(args, "answer_cap", PipelineSettings.answer_cap),
+    )
+    for key, value in changes.items():
+        setattr(s, key, value)
+    return s
 
 
-def _load_remote_pipeline(args, max_tokens: int = 512):
-    """--endpoint: a RemotePipeline (it is its own 'runtime': close() releases the HTTP client)."""
-    from assistant.endpoint import RemotePipeline
-    from assistant.endpoint_client import DEFAULT_N_CTX, EndpointConfig
-    from assistant.profiles import get_profile
+def _progress(step: str, detail: str) -> None:
+    if step == "assembling":  # the bundled model, once: the only step slow enough to mention
+        _err(detail)
+
+
+def load_pipeline(settings: PipelineSettings, embedder=None):
+    """build_pipeline with the CLI's manners: progress on stderr, failures as one-line CommandErrors."""
+    from assistant.build import build_pipeline
+    from assistant.errors import AssistantError
 
     try:
-        profile = get_profile(args.profile) if getattr(args, "profile", None) else None
-    except ValueError as exc:
+        return build_pipeline(settings, embedder=embedder, progress=_progress)
+    except AssistantError as exc:
         raise _command_error()(str(exc)) from None
-    config = EndpointConfig(
-        args.endpoint, model=args.api_model, api_key=_endpoint_key(args),
-        n_ctx=args.n_ctx if args.n_ctx is not None else DEFAULT_N_CTX,
-        read_timeout=args.read_timeout,
-    )
-    pipeline = RemotePipeline(config, profile, documents_role=args.documents_role, max_answer_tokens=max_tokens)
-    return pipeline, pipeline
 
 
 def _load_pipeline(args, max_tokens: int = 512):
-    """Model file -> checked header -> runtime -> pipeline; AssistantError on any expected failure."""
-    if getattr(args, "endpoint", None):
-        return _load_remote_pipeline(args, max_tokens)
-    from assistant.gguf_meta import read_gguf_meta
-    from assistant.pipeline import GroundedPipeline
-    from assistant.profiles import detect_profile, get_profile
-    from assistant.runtime import LlamaRuntime
-
-    path = _resolve_model(args)
-    meta = read_gguf_meta(path)
-    try:
-        profile = get_profile(args.profile) if getattr(args, "profile", None) else detect_profile(meta)
-    except ValueError as exc:
-        raise _command_error()(str(exc)) from None
-    threads = getattr(args, "threads", None)
-    n_ctx = args.n_ctx if args.n_ctx is not None else 4096
-    runtime = LlamaRuntime(path, n_ctx=n_ctx, n_gpu_layers=args.gpu_layers, n_threads=threads,
-                           n_threads_batch=threads, meta=meta)
-    try:
-        pipeline = GroundedPipeline(runtime, profile, max_answer_tokens=max_tokens)
-    except BaseException:
-        runtime.close()
-        raise
-    return runtime, pipeline
+    """(runtime, pipeline) of a generating local model, for cmd_self_test (moving to assistant/self_test.py)."""
+    pipeline = load_pipeline(pipeline_settings(args, mode="generate", max_answer_tokens=max_tokens))
+    return pipeline.runtime, pipeline
 
 
 def _print_sources(answer, out=None) -> None:
@@ -186,47 +164,72 @@ def _print_sources(answer, out=None) -> None:
         print(f"\n(documents chosen in step 1 but not cited: {ids})", file=out)
 
 
-def cmd_ask(args) -> int:
+def _answer(pipeline, kb, question: str, k: int, on_token=None, cancel=None):
+    """Retrieve, then answer; the retrieval time and the search's warnings go with the answer."""
     from assistant.errors import AssistantError
 
-    CommandError = _command_error()
-    question = args.question.strip()
-    if not question:
-        raise CommandError("the question is empty")
-    from index.commands import _open_kb
+    t0 = time.perf_counter()
+    documents = kb.documents_for(question, k)
+    retrieval_s = time.perf_counter() - t0
+    try:
+        answer = pipeline.answer(question, documents, on_token=on_token, cancel=cancel)
+    except AssistantError as exc:
+        raise _command_error()(str(exc)) from None
+    answer.timings["retrieval_s"] = round(retrieval_s, 4)
+    return answer
 
+
+def _ask_batch(pipeline, kb, args, cancel) -> None:
+    """One JSON line per question line; a blank line gives an empty line, a failed question an error line."""
+    from index.commands import batch_lines
+
+    CommandError = _command_error()
+    for question in batch_lines(args.batch):
+        if not question.strip():
+            print()
+        else:
+            try:
+                line = _answer(pipeline, kb, question.strip(), args.k, cancel=cancel).json_text()
+            except (CommandError, ValueError) as exc:
+                line = json.dumps({"question": question.strip(), "error": str(exc)}, ensure_ascii=False)
+            print(line)
+        sys.stdout.flush()
+
+
+def cmd_ask(args) -> int:
+    from index.commands import _open_kb, check_k
+
+    CommandError = _command_error()
+    question = (args.question or "").strip()
+    if args.batch is None and not question:
+        raise CommandError("the question is empty" if args.question is not None else "give a QUESTION or --batch FILE")
+    check_k(args.k, MAX_K)
     kb = _open_kb(args)  # a shared knowledge base (chroma://...) is pulled from its server here
-    runtime = None
+    pipeline = None
     cancel = threading.Event()
     try:
         if kb.catalog.counts()["passages"] == 0:
             raise CommandError(f"knowledge base {kb.root} is empty; run 'index PATH' first")
-        # Model problems and an over-long question are reported before retrieval loads anything.
-        try:
-            runtime, pipeline = _load_pipeline(args, args.max_tokens)
-            pipeline.budget.plan(question, [])
-        except AssistantError as exc:
-            raise CommandError(str(exc)) from None
+        # Model problems are reported before retrieval loads anything.
+        pipeline = load_pipeline(pipeline_settings(args), embedder=kb.embedder)
         for w in pipeline.warnings:
             _err(f"warning: {w}")
-        t0 = time.perf_counter()
-        documents = kb.documents_for(question, args.k)
-        retrieval_s = time.perf_counter() - t0
+        if args.batch is not None:
+            _ask_batch(pipeline, kb, args, cancel)
+            return 0
 
         def on_token(piece: str) -> None:
             sys.stdout.write(piece)
             sys.stdout.flush()
 
-        try:
-            answer = pipeline.answer(question, documents, on_token=None if args.json else on_token, cancel=cancel)
-        except AssistantError as exc:
-            raise CommandError(str(exc)) from None
-        answer.timings["retrieval_s"] = round(retrieval_s, 4)
+        answer = _answer(pipeline, kb, question, args.k, None if args.json else on_token, cancel)
         if args.json:
             print(answer.json_text())
         else:
             print()
             _print_sources(answer)
+            if answer.mode == "quote":
+                _err(f"quoted from your documents: {answer.mode_reason}")
         for w in answer.warnings:
             if w not in pipeline.warnings:
                 _err(f"warning: {w}")
@@ -235,8 +238,8 @@ def cmd_ask(args) -> int:
         cancel.set()
         raise
     finally:
-        if runtime is not None:
-            runtime.close()
+        if pipeline is not None:
+            pipeline.close()
         kb.close()
 
 

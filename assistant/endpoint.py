@@ -29,9 +29,9 @@ import re
 import threading
 import time
 from dataclasses import replace
-from typing import Callable, Sequence
+from typing import Sequence
 
-from assistant.answer import Answer, from_first_visible, grounded_answer
+from assistant.answer import Answer
 from assistant.budget import BudgetPlan, ContextBudget
 from assistant.citations import Aligner
 from assistant.endpoint_client import ContextOverflow, EndpointClient, EndpointConfig, normalize_base_url
@@ -42,12 +42,11 @@ from assistant.errors import (
     EndpointTimeout,
     EndpointUnreachable,
 )
-from assistant.grammar import KEY, format_ids, parse_ids, ids_grammar
-from assistant.language import NOT_FOUND, message_language
-from assistant.pipeline import HistoryItem, Retriever, as_turns
+from assistant.grammar import KEY, format_ids, ids_grammar, parse_ids
+from assistant.guard import DEFAULT_CAP_FACTOR
 from assistant.profiles import FOLDED_GROUNDING, GROUNDED_SYSTEM_PROMPT, PROFILES, ModelProfile
 from assistant.prompts import PromptBuilder
-from index.types import SourceDocument
+from assistant.two_step import AnswerRun, TwoStepPipeline, sampling
 
 DOCUMENTS_ROLE_MODES = ("auto", "on", "off")
 # Tokens kept free for what our rendering cannot see: the server's own chat
@@ -145,7 +144,7 @@ def repair_ids(text: str, offered: Sequence[int]) -> tuple[list[int] | None, str
     return None, strict.error or "no ids found"
 
 
-class RemotePipeline:
+class RemotePipeline(TwoStepPipeline):
     """Answers questions from documents with a model behind an OpenAI-compatible API."""
 
     def __init__(
@@ -159,19 +158,18 @@ class RemotePipeline:
         seed: int | None = 0,
         aligner: Aligner | None = None,
         constrained: bool = True,
+        answer_cap: float = DEFAULT_CAP_FACTOR,
+        mode_reason: str = "",
     ):
         if documents_role not in DOCUMENTS_ROLE_MODES:
             raise ValueError(f"documents_role must be one of {', '.join(DOCUMENTS_ROLE_MODES)}")
+        super().__init__(k=k, seed=seed, aligner=aligner, answer_cap=answer_cap, mode_reason=mode_reason)
         self.config = config
         self.client = EndpointClient(config)
         self.profile = profile or PROFILES["vikhr"]
         self.documents_role = documents_role
         self.max_answer_tokens = max_answer_tokens
-        self.k = k
-        self.seed = seed
         self.constrained = constrained
-        self.aligner = aligner or Aligner()
-        self.warnings: list[str] = []
         self._builders: dict[bool, PromptBuilder] = {}
         self._connected = False
         self._last_native: bool | None = None
@@ -232,11 +230,16 @@ class RemotePipeline:
 
     @property
     def model_info(self) -> dict:
+        """What answers: the server, the model's name and profile, how documents are sent, the context."""
         native = self._last_native if self._last_native is not None else self._native()
         return {
             "endpoint": self.client.base_url,
             "name": self.client.model,
+            "path": None,
             "profile": self.profile.key,
+            "n_gpu_layers": None,
+            "device": "server",
+            "prompt_format": self.builder(native).describe(),
             "documents_role": "on" if native else "off",
             "n_ctx": self.n_ctx,
         }
@@ -245,171 +248,75 @@ class RemotePipeline:
         self.client.close()
 
     # -- the two steps -----------------------------------------------------------
-    def answer(
-        self,
-        question: str,
-        documents: Sequence[SourceDocument] | Retriever,
-        history: Sequence[HistoryItem] = (),
-        on_token: Callable[[str], None] | None = None,
-        cancel: threading.Event | None = None,
-        on_step1: Callable[[list[int], int], None] | None = None,
-    ) -> Answer:
-        """Step 1 then step 2 on the server; `on_token` gets each streamed piece (HTTP worker thread).
-
-        Cancel returns at once with the partial text (Answer.cancelled); a server
-        that drops the connection mid-answer raises EndpointDisconnected whose
-        `partial_answer` holds what had arrived.
-        """
-        t_start = time.perf_counter()
-        question = question.strip()
-        if not question:
-            raise ValueError("the question is empty")
-        timings: dict = {}
-        if callable(documents):
-            t = time.perf_counter()
-            documents = list(documents(question, self.k))
-            timings["retrieval_s"] = round(time.perf_counter() - t, 4)
-        documents = list(documents)
-        history_turns = as_turns(history)
-        lang = message_language(question)
-        warnings = list(self.warnings)
+    def _answer(self, run: AnswerRun) -> Answer:
+        """Cancel returns at once with the partial text (Answer.cancelled); a server that drops the
+        connection mid-answer raises EndpointDisconnected whose `partial_answer` holds what had arrived."""
         try:
-            return self._answer(question, documents, history_turns, on_token, cancel, on_step1,
-                                t_start, timings, lang, warnings)
+            return self._two_steps(run)
         except (EndpointUnreachable, EndpointDisconnected, EndpointTimeout):
             self._lost()
             raise
 
-    def _answer(self, question, documents, history_turns, on_token, cancel, on_step1, t_start, timings, lang, warnings):
-        self.connect(cancel)
-        native = self._native()
-        docs: list[SourceDocument] = []
-        ids: list[int] = []
-
-        def finish(text: str, chosen: list[int], found: bool, cancelled: bool = False, step1: str = "") -> Answer:
-            self._last_native = native
-            return grounded_answer(
-                self.aligner, question=question, text=text, chosen=chosen, documents=docs, found=found,
-                timings=timings, started=t_start, model=self.model_info | {"documents_role": "on" if native else "off"},
-                language=lang, warnings=warnings, cancelled=cancelled, step1=step1,
-            )
-
-        def not_found(step1: str) -> Answer:
-            text = NOT_FOUND[lang]
-            if on_token is not None:
-                on_token(text)
-            return finish(text, [], False, step1=step1)
-
-        if cancel is not None and cancel.is_set():
-            return finish("", [], False, cancelled=True)
-
-        # -- plan + step 1 (with the documents-role, response_format and overflow fallbacks)
+    def _two_steps(self, run: AnswerRun) -> Answer:
+        self.connect(run.cancel)
+        if run.cancelled:
+            return run.stopped()
         t = time.perf_counter()
-        budget_n_ctx = self.caps.get("budget_n_ctx") or self.n_ctx
-        plan = self._plan(native, budget_n_ctx, question, documents, history_turns, cancel)
-        timings["budget_s"] = round(time.perf_counter() - t, 4)
+        attempt = _Step1Attempt(self, run, self._native())
+        run.model_extra["documents_role"] = "on" if attempt.native else "off"
+        plan = attempt.plan(self.caps.get("budget_n_ctx") or self.n_ctx)
+        run.timings["budget_s"] = round(time.perf_counter() - t, 4)
+        r1 = attempt.run(plan) if plan is not None else None
+        plan, native = attempt.plan_used, attempt.native
+        self._last_native = native
+        run.model_extra["documents_role"] = "on" if native else "off"
         if plan is None:
-            return finish("", [], False, cancelled=True)
-        shrunk = False
-        r1 = None
-        for _attempt in range(6):
-            docs = plan.documents
-            timings["n_ctx"] = plan.n_ctx
-            if not docs:
-                warnings += plan.warnings
-                return not_found(format_ids([]))
-            rf_index = self.caps.get("response_format", 0) if self.constrained else len(RESPONSE_FORMATS) - 1
-            rf = RESPONSE_FORMATS[rf_index]
-            params = {"temperature": 0.0, "max_tokens": plan.step1_max_tokens + STEP1_SLACK}
-            if self.seed is not None:
-                params["seed"] = self.seed
-            schema = ids_schema(range(len(docs)))
-            if rf == "json_schema":
-                params["response_format"] = {"type": "json_schema",
-                                             "json_schema": {"name": "relevant_doc_ids", "strict": True, "schema": schema}}
-            elif rf == "grammar":
-                params["grammar"] = ids_grammar(range(len(docs)))
-            elif rf == "json_object":
-                params["response_format"] = {"type": "json_object", "schema": schema}
-            msgs = self.builder(native).messages(question, plan.docs_json, plan.history)
-            try:
-                r1 = self.client.chat(msgs, params, cancel)
-                break
-            except ContextOverflow as exc:
-                if shrunk:
-                    raise BudgetError(f"the documents do not fit the model server's context even after shrinking: "
-                                      f"{exc.detail}") from None
-                shrunk = True
-                budget_n_ctx = self._shrunk_n_ctx(plan, exc)
-                warnings.append(f"the model server's context is smaller than assumed; documents packed for {budget_n_ctx} tokens")
-                plan = self._plan(native, budget_n_ctx, question, documents, history_turns, cancel)
-                if plan is None:
-                    return finish("", [], False, cancelled=True)
-            except EndpointRequestError as exc:
-                detail = exc.detail.lower()
-                if rf is not None and exc.status in (400, 422, 500) and (
-                        "response_format" in detail or "json_schema" in detail or "grammar" in detail):
-                    self.caps["response_format"] = rf_index + 1
-                    continue
-                if native and self.documents_role == "auto" and _rejects_documents_role(exc):
-                    self.caps["documents_role"] = False
-                    native = False
-                    plan = self._plan(native, budget_n_ctx, question, documents, history_turns, cancel)
-                    if plan is None:
-                        return finish("", [], False, cancelled=True)
-                    continue
-                raise
-        else:  # pragma: no cover - every branch above either breaks, continues a bounded number of times or raises
-            raise EndpointRequestError(f"the model server at {self.client.base_url} kept refusing the request",
-                                       self.client.base_url)
+            return run.stopped()
+        if r1 is None:  # nothing fits
+            run.warnings += plan.warnings
+            return run.not_found(format_ids([]))
         if native and self.documents_role == "auto":
             self.caps["documents_role"] = True
         elif not native and self.documents_role == "auto" and self.profile.documents_role:
-            warnings.append(FOLDED_NOTE)
-        warnings += plan.warnings
-        timings.update(
+            run.warnings.append(FOLDED_NOTE)
+        run.warnings += plan.warnings
+        run.timings.update(
             step1_s=round(r1.t_total_s, 4),
             step1_prompt_tokens=r1.usage.get("prompt_tokens"),
             step1_output_tokens=r1.usage.get("completion_tokens"),
             step1_response_format=RESPONSE_FORMATS[self.caps.get("response_format", 0)] if self.constrained else None,
         )
         if r1.cancelled:
-            return finish("", [], False, cancelled=True, step1=r1.text)
-        offered = list(range(len(docs)))
-        chosen, note = repair_ids(r1.text, offered)
-        timings["step1_repaired"] = bool(note)
-        if chosen is None:
-            warnings.append(f"step 1 output was unusable ({note}); using every document")
-            chosen = offered
-        ids = chosen
-        if on_step1 is not None:
-            on_step1(list(ids), len(offered))
+            return run.stopped(r1.text)
+        offered = list(range(len(run.docs)))
+        ids, note = repair_ids(r1.text, offered)
+        run.timings["step1_repaired"] = bool(note)
+        if ids is None:
+            run.warnings.append(f"step 1 output was unusable ({note}); using every document")
+            ids = offered
+        run.chose(ids)
         if not ids:
-            return not_found(r1.text)
+            return run.not_found(r1.text)
+        return self._step2(run, plan, native, ids, r1.text)
 
-        # -- step 2: a second assistant turn, streamed ---------------------------
-        s = self.profile.sampling
-        params = {"temperature": s.temperature, "top_p": s.top_p, "top_k": s.top_k, "min_p": s.min_p,
-                  "repeat_penalty": s.repeat_penalty, "max_tokens": plan.answer_max_tokens}
-        if self.seed is not None:
-            params["seed"] = self.seed
-        msgs = self.builder(native).step2_messages(question, plan.docs_json, plan.history, format_ids(ids))
+    def _step2(self, run: AnswerRun, plan: BudgetPlan, native: bool, ids: list[int], step1: str) -> Answer:
+        """A second assistant turn, streamed through the answer guard."""
+        msgs = self.builder(native).step2_messages(run.question, plan.docs_json, plan.history, format_ids(ids))
+        guard = run.stream()
         try:
-            r2 = self.client.stream_chat(msgs, params, from_first_visible(on_token), cancel)
+            r2 = self.client.stream_chat(msgs, sampling(self.profile, plan.answer_max_tokens, self.seed),
+                                         guard.push, guard.halt)
         except (EndpointDisconnected, EndpointTimeout) as exc:
-            warnings.append(str(exc))
-            exc.partial_answer = finish(exc.partial_text.strip(), ids, True, step1=r1.text)
+            run.warnings.append(str(exc))
+            exc.partial_answer = run.finish(guard.finish(), ids, True, step1=step1)
             raise
-        timings.update(
+        run.timings.update(
             step2_s=round(r2.t_total_s, 4),
             step2_first_token_s=round(r2.t_first_s, 4) if r2.t_first_s is not None else None,
             step2_prompt_tokens=r2.usage.get("prompt_tokens"),
             step2_output_tokens=r2.usage.get("completion_tokens"),
-            step2_finish_reason=r2.finish_reason,
         )
-        if r2.finish_reason == "length":
-            warnings.append(f"the answer was cut at {plan.answer_max_tokens} tokens")
-        return finish(r2.text.strip(), ids, True, cancelled=r2.cancelled, step1=r1.text)
+        return run.answered(r2.finish_reason, plan.answer_max_tokens, ids, step1)
 
     def _plan(self, native: bool, n_ctx: int, question: str, documents, history,
               cancel: threading.Event | None = None) -> BudgetPlan | None:
@@ -432,6 +339,78 @@ class RemotePipeline:
             self.caps["n_ctx"] = exc.n_ctx
         self.caps["budget_n_ctx"] = new
         return new
+
+
+class _Step1Attempt:
+    """Step 1 on a server whose abilities are found out by trying: the response_format it takes,
+    the documents role, its real context size. Each refusal moves down a fallback (bounded)."""
+
+    def __init__(self, pipeline: RemotePipeline, run: AnswerRun, native: bool):
+        self.pipeline, self.run_, self.native = pipeline, run, native
+        self.n_ctx = 0
+        self.plan_used: BudgetPlan | None = None
+
+    def plan(self, n_ctx: int) -> BudgetPlan | None:
+        self.n_ctx = n_ctx
+        run = self.run_
+        return self.pipeline._plan(self.native, n_ctx, run.question, run.documents, run.history, run.cancel)
+
+    def params(self, rf: str | None, n_docs: int, max_tokens: int) -> dict:
+        p = self.pipeline
+        params = {"temperature": 0.0, "max_tokens": max_tokens + STEP1_SLACK}
+        if p.seed is not None:
+            params["seed"] = p.seed
+        schema = ids_schema(range(n_docs))
+        if rf == "json_schema":
+            params["response_format"] = {"type": "json_schema",
+                                         "json_schema": {"name": "relevant_doc_ids", "strict": True, "schema": schema}}
+        elif rf == "grammar":
+            params["grammar"] = ids_grammar(range(n_docs))
+        elif rf == "json_object":
+            params["response_format"] = {"type": "json_object", "schema": schema}
+        return params
+
+    def run(self, plan: BudgetPlan):
+        """The step-1 ChatResult; None when no document fits (`plan_used` has no documents) or when
+        stopped (`plan_used` is None). `plan_used` and `native` say how step 1 was asked."""
+        p, run = self.pipeline, self.run_
+        shrunk = False
+        for _attempt in range(6):
+            self.plan_used = plan
+            run.docs = plan.documents
+            run.timings["n_ctx"] = plan.n_ctx
+            if not plan.documents:
+                return None
+            rf_index = p.caps.get("response_format", 0) if p.constrained else len(RESPONSE_FORMATS) - 1
+            rf = RESPONSE_FORMATS[rf_index]
+            msgs = p.builder(self.native).messages(run.question, plan.docs_json, plan.history)
+            try:
+                return p.client.chat(msgs, self.params(rf, len(plan.documents), plan.step1_max_tokens), run.cancel)
+            except ContextOverflow as exc:
+                if shrunk:
+                    raise BudgetError(f"the documents do not fit the model server's context even after shrinking: "
+                                      f"{exc.detail}") from None
+                shrunk = True
+                n_ctx = p._shrunk_n_ctx(plan, exc)
+                run.warnings.append(f"the model server's context is smaller than assumed; documents packed for {n_ctx} tokens")
+            except EndpointRequestError as exc:
+                detail = exc.detail.lower()
+                if rf is not None and exc.status in (400, 422, 500) and (
+                        "response_format" in detail or "json_schema" in detail or "grammar" in detail):
+                    p.caps["response_format"] = rf_index + 1
+                    continue
+                if not (self.native and p.documents_role == "auto" and _rejects_documents_role(exc)):
+                    raise
+                p.caps["documents_role"] = False
+                self.native = False
+                n_ctx = self.n_ctx
+            plan = self.plan(n_ctx)
+            if plan is None:
+                self.plan_used = None
+                return None
+        # every branch above returns, continues a bounded number of times or raises
+        raise EndpointRequestError(f"the model server at {p.client.base_url} kept refusing the request",  # pragma: no cover
+                                   p.client.base_url)
 
 
 def _rejects_documents_role(exc: EndpointRequestError) -> bool:

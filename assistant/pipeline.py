@@ -14,37 +14,19 @@ from __future__ import annotations
 
 import threading
 import time
-from dataclasses import dataclass, field
-from typing import Callable, Sequence, Union
 
-from assistant.answer import Answer, from_first_visible, grounded_answer
+from assistant.answer import Answer
 from assistant.budget import BudgetPlan, ContextBudget
 from assistant.citations import Aligner
 from assistant.grammar import format_ids, ids_grammar, parse_ids
-from assistant.language import NOT_FOUND, message_language
+from assistant.guard import DEFAULT_CAP_FACTOR
 from assistant.profiles import ModelProfile, detect_profile
-from assistant.prompts import PromptBuilder, TemplateLimits, Turn
+from assistant.prompts import PromptBuilder, TemplateLimits
 from assistant.runtime import GenerationParams, GenerationResult, LlamaRuntime
-from index.types import SourceDocument
-
-Retriever = Callable[[str, int], list[SourceDocument]]
-HistoryItem = Union[Turn, tuple, dict]
+from assistant.two_step import AnswerRun, TwoStepPipeline, sampling
 
 
-def as_turns(history: Sequence[HistoryItem]) -> list[Turn]:
-    turns = []
-    for item in history:
-        if isinstance(item, Turn):
-            turns.append(item)
-        elif isinstance(item, dict):
-            turns.append(Turn(str(item["question"]), str(item["answer"])))
-        else:
-            q, a = item
-            turns.append(Turn(str(q), str(a)))
-    return turns
-
-
-class GroundedPipeline:
+class GroundedPipeline(TwoStepPipeline):
     """Answers questions from documents with one `LlamaRuntime` and one model profile."""
 
     def __init__(
@@ -57,7 +39,10 @@ class GroundedPipeline:
         seed: int | None = 0,
         aligner: Aligner | None = None,
         template_limits: TemplateLimits = TemplateLimits(),
+        answer_cap: float = DEFAULT_CAP_FACTOR,
+        mode_reason: str = "",
     ):
+        super().__init__(k=k, seed=seed, aligner=aligner, answer_cap=answer_cap, mode_reason=mode_reason)
         meta = runtime.meta
         self.runtime = runtime
         self.profile = profile or detect_profile(meta)
@@ -69,10 +54,7 @@ class GroundedPipeline:
             limits=template_limits,
         )
         self.add_bos = self.profile.needs_bos or bool(meta.add_bos_token)
-        self.k = k
-        self.seed = seed
         self.budget = ContextBudget(self.builder, self.tokenize_prompt, runtime.n_ctx, max_answer_tokens)
-        self.aligner = aligner or Aligner()
         self.stop = tuple(dict.fromkeys(self.profile.stop + self.builder.extra_stop))
         self.warnings = list(self.builder.warnings) + list(runtime.info.warnings)
         if self.profile.notes.startswith("no chat template"):
@@ -94,54 +76,24 @@ class GroundedPipeline:
             "n_ctx": info.n_ctx,
         }
 
+    def close(self) -> None:
+        """Releases the model (the runtime's worker thread and llama.cpp's memory)."""
+        self.runtime.close()
+
     # ------------------------------------------------------------------
-    def answer(
-        self,
-        question: str,
-        documents: Sequence[SourceDocument] | Retriever,
-        history: Sequence[HistoryItem] = (),
-        on_token: Callable[[str], None] | None = None,
-        cancel: threading.Event | None = None,
-        on_step1: Callable[[list[int], int], None] | None = None,
-    ) -> Answer:
-        """Step 1 then step 2; `on_token` gets answer text as generated (llama thread),
-        `on_step1(ids, n_offered)` the document choice as soon as step 1 ends."""
-        t_start = time.perf_counter()
-        question = question.strip()
-        if not question:
-            raise ValueError("the question is empty")
-        timings: dict = {"n_ctx": self.runtime.n_ctx}
-        if callable(documents):
-            t = time.perf_counter()
-            documents = list(documents(question, self.k))
-            timings["retrieval_s"] = round(time.perf_counter() - t, 4)
-        lang = message_language(question)
-        warnings = list(self.warnings)
-
+    def _answer(self, run: AnswerRun) -> Answer:
+        timings = run.timings
+        timings["n_ctx"] = self.runtime.n_ctx
         t = time.perf_counter()
-        plan = self.budget.plan(question, list(documents), as_turns(history))
+        plan = self.budget.plan(run.question, run.documents, run.history)
         timings["budget_s"] = round(time.perf_counter() - t, 4)
-        warnings += plan.warnings
-        docs = plan.documents
-
-        def finish(text: str, ids: list[int], found: bool, cancelled: bool = False, step1: str = "") -> Answer:
-            return grounded_answer(
-                self.aligner, question=question, text=text, chosen=ids, documents=docs, found=found,
-                timings=timings, started=t_start, model=self.model_info, language=lang, warnings=warnings,
-                cancelled=cancelled, step1=step1,
-            )
-
-        def not_found() -> Answer:
-            text = NOT_FOUND[lang]
-            if on_token is not None:
-                on_token(text)
-            return finish(text, [], False, step1=format_ids([]))
-
-        if not docs:
-            return not_found()
+        run.warnings += plan.warnings
+        run.docs = plan.documents
+        if not run.docs:
+            return run.not_found(format_ids([]))
 
         # -- step 1: relevant ids under the grammar -----------------------
-        r1 = self.run_step1(plan, cancel)
+        r1 = self.run_step1(plan, run.cancel)
         timings.update(
             step1_s=round(r1.t_total_s, 4),
             step1_prompt_tokens=r1.n_prompt_tokens,
@@ -149,40 +101,29 @@ class GroundedPipeline:
             step1_prefix_reused=r1.n_prefix_reused,
             step1_output_tokens=r1.n_output_tokens,
         )
-        offered = list(range(len(docs)))
         if r1.finish_reason == "cancelled":
-            return finish("", [], False, cancelled=True, step1=r1.text)
+            return run.stopped(r1.text)
+        offered = list(range(len(run.docs)))
         parsed = parse_ids(r1.text, offered)
         if parsed.valid:
             ids = list(parsed.ids)
         else:  # cannot happen under the grammar; never trust it anyway
-            warnings.append(f"step 1 output was invalid ({parsed.error}); using every document")
+            run.warnings.append(f"step 1 output was invalid ({parsed.error}); using every document")
             ids = offered
-        if on_step1 is not None:
-            on_step1(list(ids), len(offered))
+        run.chose(ids)
         if not ids:
-            return not_found()
+            return run.not_found(format_ids([]))
 
         # -- step 2: the grounded answer, extending step 1's prompt ---------
-        step1_text = format_ids(ids)
-        step2_text = self.builder.step2(question, plan.docs_json, plan.history, step1_text)
+        step2_text = self.builder.step2(run.question, plan.docs_json, plan.history, format_ids(ids))
         step2_tokens = self._step2_tokens(plan.step1_text, plan.step1_tokens, r1, step2_text)
         max_tokens = min(plan.answer_max_tokens, self.runtime.n_ctx - len(step2_tokens))
-        s = self.profile.sampling
+        guard = run.stream()
         r2 = self.runtime.generate(
             step2_tokens,
-            GenerationParams(
-                max_tokens=max_tokens,
-                temperature=s.temperature,
-                top_p=s.top_p,
-                top_k=s.top_k,
-                min_p=s.min_p,
-                repeat_penalty=s.repeat_penalty,
-                seed=self.seed,
-                stop=self.stop,
-            ),
-            on_token=from_first_visible(on_token),
-            cancel=cancel,
+            GenerationParams(**sampling(self.profile, max_tokens, self.seed), stop=self.stop),
+            on_token=guard.push,
+            cancel=guard.halt,
         )
         timings.update(
             step2_s=round(r2.t_total_s, 4),
@@ -192,11 +133,8 @@ class GroundedPipeline:
             step2_prefix_reused=r2.n_prefix_reused,
             step2_output_tokens=r2.n_output_tokens,
             step2_tokens_per_s=round(r2.tokens_per_s, 2),
-            step2_finish_reason=r2.finish_reason,
         )
-        if r2.finish_reason == "length":
-            warnings.append(f"the answer was cut at {max_tokens} tokens")
-        return finish(r2.text.strip(), ids, True, cancelled=r2.finish_reason == "cancelled", step1=r1.text)
+        return run.answered(r2.finish_reason, max_tokens, ids, r1.text)
 
     def run_step1(self, plan: BudgetPlan, cancel: threading.Event | None = None) -> GenerationResult:
         """Step 1 alone: greedy, under the ids grammar, bounded by the plan (benchmarks use it too)."""
@@ -225,23 +163,3 @@ class GroundedPipeline:
             if tail and self.runtime.detokenize(tail) == tail_text:
                 return list(step1_tokens) + list(r1.tokens) + tail
         return self.tokenize_prompt(step2_text)
-
-
-@dataclass
-class Conversation:
-    """Multi-turn helper: keeps earlier questions and answers (never their documents)."""
-
-    pipeline: GroundedPipeline
-    turns: list[Turn] = field(default_factory=list)
-
-    def ask(
-        self,
-        question: str,
-        documents: Sequence[SourceDocument] | Retriever,
-        on_token: Callable[[str], None] | None = None,
-        cancel: threading.Event | None = None,
-    ) -> Answer:
-        result = self.pipeline.answer(question, documents, self.turns, on_token=on_token, cancel=cancel)
-        if not result.cancelled:
-            self.turns.append(Turn(result.question, result.answer))
-        return result

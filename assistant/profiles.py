@@ -73,9 +73,6 @@ class ModelProfile:
     step2_followup: str | None = None       # user turn that asks for step 2 (llama-2)
     notes: str = ""
 
-    def with_format(self, prompt_format: str, **changes) -> "ModelProfile":
-        return replace(self, prompt_format=prompt_format, **changes)
-
 
 _LLAMA3_STOP = ("<|eot_id|>", "<|end_of_text|>", "<|start_header_id|>")
 _CHATML_STOP = ("<|im_end|>", "<|im_start|>", "<|endoftext|>")

@@ -249,7 +249,7 @@ class SafeTemplate:
 
 
 @dataclass(frozen=True)
-class Turn:
+class HistoryTurn:
     """One earlier exchange kept for multi-turn conversations (no documents)."""
 
     question: str
@@ -353,7 +353,7 @@ class PromptBuilder:
         head = f"{p.default_system_prompt}\n\n" if p.default_system_prompt else ""
         return f"{head}{p.grounded_system_prompt}\n\n{FOLDED_DOCUMENTS_HEADER}\n{docs_json}"
 
-    def messages(self, question: str, docs_json: str, history: Sequence[Turn] = ()) -> list[Message]:
+    def messages(self, question: str, docs_json: str, history: Sequence[HistoryTurn] = ()) -> list[Message]:
         msgs: list[Message] = [{"role": "system", "content": self.system_prompt(docs_json)}]
         if self.profile.documents_role:
             msgs.append({"role": "documents", "content": docs_json})
@@ -363,17 +363,17 @@ class PromptBuilder:
         msgs.append({"role": "user", "content": question})
         return msgs
 
-    def step1(self, question: str, docs_json: str, history: Sequence[Turn] = ()) -> str:
+    def step1(self, question: str, docs_json: str, history: Sequence[HistoryTurn] = ()) -> str:
         return self.render(self.messages(question, docs_json, history), True)
 
-    def step2_messages(self, question: str, docs_json: str, history: Sequence[Turn], step1_output: str) -> list[Message]:
+    def step2_messages(self, question: str, docs_json: str, history: Sequence[HistoryTurn], step1_output: str) -> list[Message]:
         msgs = self.messages(question, docs_json, history)
         msgs.append({"role": "assistant", "content": step1_output})
         if self.step2_followup:
             msgs.append({"role": "user", "content": self.step2_followup})
         return msgs
 
-    def step2(self, question: str, docs_json: str, history: Sequence[Turn], step1_output: str) -> str:
+    def step2(self, question: str, docs_json: str, history: Sequence[HistoryTurn], step1_output: str) -> str:
         return self.render(self.step2_messages(question, docs_json, history, step1_output), True)
 
     def describe(self) -> str:

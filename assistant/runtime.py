@@ -23,7 +23,7 @@ import threading
 import time
 from concurrent.futures import Future
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterator, Sequence
+from typing import Any, Callable, Sequence
 
 from assistant.errors import AssistantError, BudgetError, GenerationError, ModelError
 from assistant.gguf_meta import GGUFMeta, read_gguf_meta
@@ -374,10 +374,6 @@ class LlamaRuntime:
     def detokenize(self, tokens: Sequence[int], special: bool = True) -> str:
         return self.call(lambda: b"".join(self._piece(t, special) for t in tokens).decode("utf-8", "replace"))
 
-    def token_is_special(self, token: int) -> bool:
-        """True for control tokens (rendered only with special=True)."""
-        return self.call(lambda: self._piece(token, False) == b"" and self._piece(token, True) != b"")
-
     def _piece(self, token: int, special: bool = True) -> bytes:
         key = token if special else -1 - token
         piece = self._pieces.get(key)
@@ -396,11 +392,6 @@ class LlamaRuntime:
             self._pieces[key] = piece
         return piece
 
-    @property
-    def kv_tokens(self) -> list[int]:
-        """Tokens currently held in the KV cache (what the next prompt can reuse)."""
-        return self.call(lambda: [int(t) for t in self._llm._input_ids])
-
     # -- generation ----------------------------------------------------------
     def generate(
         self,
@@ -411,11 +402,6 @@ class LlamaRuntime:
     ) -> GenerationResult:
         """Blocking generation on the worker thread; text pieces go to on_token as produced."""
         return self.call(self._generate, prompt, params, on_token, cancel)
-
-    def stream(
-        self, prompt: str | Sequence[int], params: GenerationParams, cancel: threading.Event | None = None
-    ) -> "TokenStream":
-        return TokenStream(self, prompt, params, cancel)
 
     def _generate(
         self,
@@ -526,31 +512,3 @@ class LlamaRuntime:
             t_prompt_s=(t_first or t_end) - t0,
             t_total_s=t_end - t0,
         )
-
-
-class TokenStream:
-    """Iterator over generated text pieces; `.result` is set when it ends.
-
-    Leaving the loop early (break, exception) cancels the generation.
-    """
-
-    _END = object()
-
-    def __init__(self, runtime: LlamaRuntime, prompt, params: GenerationParams, cancel: threading.Event | None):
-        self.cancel = cancel or threading.Event()
-        self.result: GenerationResult | None = None
-        self._q: "queue.Queue[Any]" = queue.Queue()
-        self._future = runtime.submit(runtime._generate, prompt, params, self._q.put, self.cancel)
-        self._future.add_done_callback(lambda _f: self._q.put(self._END))
-
-    def __iter__(self) -> Iterator[str]:
-        try:
-            while True:
-                item = self._q.get()
-                if item is self._END:
-                    break
-                yield item
-            self.result = self._future.result()
-        finally:
-            if self.result is None:
-                self.cancel.set()

@@ -2,13 +2,17 @@
 
 1. speed     step-2 generation through LlamaRuntime vs raw llama-cpp-python
              `create_completion` on the same Llama, same prompt tokens, greedy,
-             interleaved runs; ratio of tokens/s (target >= 0.95x).
+             interleaved runs; ratio of tokens/s (target >= 0.95x); both sides must
+             produce the same text and the same number of tokens.
 2. reuse     prompt tokens llama.cpp evaluated in step 2 vs step-1 output
              tokens + 32 (target: <=), per question, plus a cross-check of
              our counter against llama.cpp's own perf counters.
 3. validity  step 1 on dev-set questions (xquad ru/en, jsquad ja): the
              article's paragraphs are the documents; share of outputs that
              parse, use only offered ids, no duplicates (target 100%).
+4. guard     whole answers (the default answer length) to dev questions: how many show step-1
+             JSON, protocol tokens, a literal backslash-n or a repeated sentence (target 0), and
+             whether the streamed text is exactly the final answer.
 
     python bench/bench_pipeline.py [--model GGUF] [--limit N] [--reps R] [--langs en,ru,ja]
 
@@ -18,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import statistics
 import sys
 import time
@@ -29,6 +34,7 @@ sys.path.insert(0, str(ROOT))
 from assistant.grammar import format_ids, parse_ids  # noqa: E402
 from assistant.pipeline import GroundedPipeline  # noqa: E402
 from assistant.runtime import GenerationParams, LlamaRuntime  # noqa: E402
+from index.sentences import split_sentences  # noqa: E402
 from index.types import SourceDocument  # noqa: E402
 
 DEFAULT_EVAL = ROOT.parent / "shared" / "eval"
@@ -66,7 +72,9 @@ def perf_tokens(llm) -> int:
 # --------------------------------------------------------------------------
 
 
-def bench_speed(pipe: GroundedPipeline, docs: list[SourceDocument], question: str, n_tokens: int, reps: int) -> None:
+def bench_speed(pipe: GroundedPipeline, docs: list[SourceDocument], question: str, n_tokens: int, reps: int) -> bool:
+    """Tokens/s of LlamaRuntime.generate vs raw create_completion: the same prompt, the same greedy
+    tokens counted the same way (output tokens, end-of-generation excluded), the same text checked."""
     rt = pipe.runtime
     plan = pipe.budget.plan(question, docs)
     r1 = pipe.run_step1(plan)
@@ -80,33 +88,43 @@ def bench_speed(pipe: GroundedPipeline, docs: list[SourceDocument], question: st
         def go(llm):
             t0 = time.perf_counter()
             if stream:
-                n = 0
-                for _ in llm.create_completion(prompt=tokens, max_tokens=n_tokens, temperature=0.0, stop=stop, stream=True):
-                    n += 1
-                return n, time.perf_counter() - t0, None
+                pieces = [c["choices"][0]["text"] for c in llm.create_completion(
+                    prompt=tokens, max_tokens=n_tokens, temperature=0.0, stop=stop, stream=True)]
+                return time.perf_counter() - t0, "".join(pieces), None
             out = llm.create_completion(prompt=tokens, max_tokens=n_tokens, temperature=0.0, stop=stop)
-            return out["usage"]["completion_tokens"], time.perf_counter() - t0, out["choices"][0]["text"]
+            return time.perf_counter() - t0, out["choices"][0]["text"], out["usage"]["completion_tokens"]
         return rt.run_with_llama(go)
 
     ours_rates, raw_rates, stream_rates = [], [], []
     rt.generate(tokens, params)  # warm: the prompt is in the KV cache for every timed run
-    texts = set()
+    texts, counts = set(), set()
     for _ in range(reps):
         r = rt.generate(tokens, params)
-        ours_rates.append(r.n_sampled / r.t_total_s)
-        texts.add(r.text)
-        n, dt, text = raw(False)
+        n = r.n_output_tokens  # the tokens both sides produce; each side's rate divides this count
+        ours_rates.append(n / r.t_total_s)
+        texts.add(("ours", r.text))
+        counts.add(n)
+        dt, text, n_raw = raw(False)
         raw_rates.append(n / dt)
-        n, dt, _ = raw(True)
+        texts.add(("raw", text))
+        counts.add(n_raw)
+        dt, text, _ = raw(True)
         stream_rates.append(n / dt)
+        texts.add(("raw stream", text))
     ours, base, streamed = (statistics.median(x) for x in (ours_rates, raw_rates, stream_rates))
-    print(f"  step-2 prompt: {len(tokens)} tokens (prefix cached), {n_tokens} tokens generated per run, {reps} runs each")
+    same = len({t for _, t in texts}) == 1 and len(counts) == 1
+    print(f"  step-2 prompt: {len(tokens)} tokens (prefix cached), {'/'.join(map(str, sorted(counts)))} tokens "
+          f"generated per run, {reps} runs each")
     print(f"  LlamaRuntime.generate           {ours:8.1f} tok/s  (median)")
     print(f"  raw create_completion           {base:8.1f} tok/s")
     print(f"  raw create_completion(stream)   {streamed:8.1f} tok/s")
     print(f"  ratio ours / raw                {ours / base:8.3f}x  (target >= 0.95x)  {'met' if ours / base >= 0.95 else 'NOT met'}")
     print(f"  ratio ours / raw stream         {ours / streamed:8.3f}x")
-    print(f"  identical greedy text across our runs: {len(texts) == 1}")
+    print(f"  same text and token count on both sides, every run: {same}")
+    if not same:
+        for side, text in sorted(texts):
+            print(f"    {side}: {text[:120]!r}")
+    return ours / base >= 0.95 and same
 
 
 def bench_reuse(pipe: GroundedPipeline, sets: dict[str, list[dict]], per_lang: int) -> None:
@@ -205,6 +223,66 @@ def bench_validity(pipe: GroundedPipeline, sets: dict[str, list[dict]], limit: i
     return all_ok
 
 
+_PROTOCOL_TOKEN = re.compile(r"<\|[A-Za-z0-9_]+\|>|<(?:start|end)_of_turn>|<eos>|</s>|\[/?INST\]")
+
+
+def answer_defects(text: str) -> list[str]:
+    """What an answer must never show: step-1 JSON, protocol tokens, literal escapes, a repeated sentence."""
+    found = []
+    if "relevant_doc_ids" in text:
+        found.append("step-1 JSON")
+    if _PROTOCOL_TOKEN.search(text):
+        found.append("protocol token")
+    if "\\n" in text:
+        found.append("literal \\n")
+    keys = [" ".join(re.findall(r"\w+", text[a:b].lower())) for a, b in split_sentences(text)]
+    keys = [k for k in keys if k]
+    if len(keys) != len(set(keys)):
+        found.append("repeated sentence")
+    return found
+
+
+def bench_guard(rt: LlamaRuntime, sets: dict[str, list[dict]], per_lang: int, max_docs: int) -> bool:
+    """Whole answers (default answer length) on dev questions: none may show a defect, and what streamed
+    must be exactly the final answer (the guard never withdraws shown text)."""
+    pipe = GroundedPipeline(rt)
+    total = bad = withdrawn = 0
+    reasons: dict[str, int] = {}
+    print(f"  {'lang':4} {'answers':>7} {'defects':>7} {'guard stops':>11} {'s/answer':>8}")
+    for lang, data in sets.items():
+        n = defects = stops = 0
+        t0 = time.perf_counter()
+        for article in data:
+            docs = article_docs(lang, article)[:max_docs or None]
+            for para in article["paragraphs"]:
+                if n >= per_lang:
+                    break
+                qa = para["qas"][0]
+                shown: list[str] = []
+                ans = pipe.answer(qa["question"], docs, on_token=shown.append)
+                n += 1
+                if ans.found and "".join(shown) != ans.answer:
+                    withdrawn += 1
+                problems = answer_defects(ans.answer)
+                if problems:
+                    defects += 1
+                    print(f"    {lang} {qa['question'][:60]!r}: {', '.join(problems)}: {ans.answer[:160]!r}")
+                why = ans.timings.get("answer_guard")
+                if why:
+                    stops += 1
+                    reasons[why] = reasons.get(why, 0) + 1
+            if n >= per_lang:
+                break
+        total += n
+        bad += defects
+        print(f"  {lang:4} {n:7d} {defects:7d} {stops:11d} {(time.perf_counter() - t0) / max(n, 1):8.2f}", flush=True)
+    print(f"  guard stops by reason: {dict(sorted(reasons.items())) or 'none'}")
+    print(f"  answers with step-1 JSON, protocol tokens, literal \\n or a repeated sentence: {bad} of {total} "
+          f"(target 0)  {'met' if bad == 0 else 'NOT met'}")
+    print(f"  streamed text differs from the final answer: {withdrawn} of {total} (target 0)")
+    return bad == 0 and withdrawn == 0 and total > 0
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--model", help="GGUF file (default: the bundled gemma-3-270m)")
@@ -217,7 +295,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--reuse-questions", type=int, default=3, help="questions per language for the prefix-reuse table")
     ap.add_argument("--tokens", type=int, default=128, help="tokens generated per speed run")
     ap.add_argument("--reps", type=int, default=5)
-    ap.add_argument("--skip", default="", help="comma list of sections to skip: speed,reuse,validity")
+    ap.add_argument("--guard-questions", type=int, default=10, help="questions per language for the answer-guard section")
+    ap.add_argument("--skip", default="", help="comma list of sections to skip: speed,reuse,validity,guard")
     ap.add_argument("--langs", default="en,ru,ja", help="dev sets to use (comma list)")
     args = ap.parse_args(argv)
     skip = set(filter(None, args.skip.split(",")))
@@ -242,18 +321,23 @@ def main(argv: list[str] | None = None) -> int:
         print(f"n_ctx {info.n_ctx}  threads {info.n_threads}/{info.n_threads_batch}  device {info.device}  "
               f"n_gpu_layers {info.n_gpu_layers}  (load {time.perf_counter() - t0:.1f} s)")
         first = next(iter(sets.values()))[0]
+        ok = True
         if "speed" not in skip:
             print("\n[1] step-2 generation speed, pipeline vs raw llama-cpp-python")
-            bench_speed(pipe, article_docs("en", first), first["paragraphs"][0]["qas"][0]["question"], args.tokens, args.reps)
+            ok &= bench_speed(pipe, article_docs("en", first), first["paragraphs"][0]["qas"][0]["question"],
+                              args.tokens, args.reps)
         if "reuse" not in skip:
             print("\n[2] step-2 prefix reuse: prompt tokens evaluated in step 2 vs step-1 output + 32")
             bench_reuse(pipe, sets, args.reuse_questions)
         if "validity" not in skip:
             print(f"\n[3] step-1 validity on dev-set questions ({'all' if not args.limit else args.limit} per language, "
                   f"{args.max_docs or 'all fitting'} paragraphs of the article as documents)")
-            bench_validity(pipe, sets, args.limit, args.max_docs)
-    print(f"\ntotal {time.perf_counter() - t0:.0f} s")
-    return 0
+            ok &= bench_validity(pipe, sets, args.limit, args.max_docs)
+        if "guard" not in skip:
+            print(f"\n[4] answer guard: whole answers to {args.guard_questions} dev questions per language")
+            ok &= bench_guard(rt, sets, args.guard_questions, args.max_docs)
+    print(f"\ntotal {time.perf_counter() - t0:.0f} s  targets {'met' if ok else 'NOT met'}")
+    return 0 if ok else 1
 
 
 if __name__ == "__main__":

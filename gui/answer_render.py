@@ -141,6 +141,8 @@ def turn_html(turn: Turn, index: int, c: Colors, live: bool = False, status: str
             f'color:{c.unsupported_fg};">[?]</span> {esc(tr("Not supported by the documents: check before relying on it."))}'
             f"</small></p>"
         )
+    if turn.warnings:  # e.g. the vector store or the shared server down, the answer stopped by the guard
+        body += f'<p style="color:{c.muted};"><small>⚠ {esc("; ".join(turn.warnings))}</small></p>'
     return q + meta + body
 
 

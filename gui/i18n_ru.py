@@ -299,6 +299,8 @@ RU: dict[str, str] = {
     "Model server ready: {name}": "Сервер модели готов: {name}",
     "No model server is configured: set its URL in Settings → Model.":
         "Сервер модели не задан: укажите его URL в Настройках → Модель.",
+    "quoted answers": "ответы цитатами",
+    "Quoted answers from your documents: {reason}": "Ответы цитатами из ваших документов: {reason}",
 }
 
 # trn(singular, plural, n): Russian forms for 1 / 2-4 / 5+ (keyed by the English plural).

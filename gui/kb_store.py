@@ -11,6 +11,8 @@ import re
 import shutil
 from pathlib import Path
 
+from index.config import kb_parent  # where knowledge bases live: one place for the app and the CLI
+
 DEFAULT_NAME = "default"
 _FORBIDDEN = re.compile(r'[<>:"/\\|?*\x00-\x1f]')
 _RESERVED = {"con", "prn", "aux", "nul", *(f"com{i}" for i in range(1, 10)), *(f"lpt{i}" for i in range(1, 10))}
@@ -18,14 +20,6 @@ _RESERVED = {"con", "prn", "aux", "nul", *(f"com{i}" for i in range(1, 10)), *(f
 
 class KbStoreError(Exception):
     """A user-facing, one-line reason (bad name, exists, in use...)."""
-
-
-def kb_parent() -> Path:
-    from index.config import data_dir
-
-    path = data_dir() / "kb"
-    path.mkdir(parents=True, exist_ok=True)
-    return path
 
 
 def is_kb_folder(path: Path) -> bool:

@@ -114,7 +114,7 @@ class SearchPanel(QWidget):
 
         def job(kb):
             hits = kb.search(text, 20, mode)
-            return hits, kb.search_warning
+            return hits, "; ".join(hits.warnings)
 
         def found(result) -> None:
             self.searching = False

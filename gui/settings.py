@@ -13,6 +13,8 @@ import os
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
+from assistant.build import MAX_K, MODE_CHOICES, PipelineSettings
+
 log = logging.getLogger("docent.gui")
 
 SETTINGS_FILE = "gui-settings.json"
@@ -26,10 +28,12 @@ class AppSettings:
     endpoint_model: str = ""
     endpoint_documents_role: str = "auto"  # auto | on | off: send the Vikhr `documents` role
     n_gpu_layers: int = -1            # -1 = all when llama.cpp has a GPU, 0 = CPU only
-    n_ctx: int = 4096
+    n_ctx: int = PipelineSettings.n_ctx
     temperature: float | None = None  # None = the model profile's recommendation
-    max_answer_tokens: int = 512
-    documents_k: int = 6
+    max_answer_tokens: int = PipelineSettings.max_answer_tokens
+    documents_k: int = PipelineSettings.k
+    answer_mode: str = PipelineSettings.mode   # auto | generate | quote (assistant/build.py)
+    answer_cap: float = PipelineSettings.answer_cap  # longest answer: this many times the question (0 = no cap)
     embedding_model: str = "bundled:use-multilingual-v3"  # for knowledge bases created from now on
     language: str = "system"          # system | en | ru
     theme: str = "system"             # system | light | dark
@@ -68,11 +72,14 @@ class AppSettings:
             self.model_source = "local"
         if self.endpoint_documents_role not in ("auto", "on", "off"):
             self.endpoint_documents_role = "auto"
+        if self.answer_mode not in MODE_CHOICES:
+            self.answer_mode = "auto"
         try:
             self.n_ctx = min(max(int(self.n_ctx), 512), 131072)
             self.n_gpu_layers = max(int(self.n_gpu_layers), -1)
             self.max_answer_tokens = min(max(int(self.max_answer_tokens), 16), 8192)
-            self.documents_k = min(max(int(self.documents_k), 1), 20)
+            self.documents_k = min(max(int(self.documents_k), 1), MAX_K)
+            self.answer_cap = max(float(self.answer_cap), 0.0)
             if self.temperature is not None:
                 self.temperature = min(max(float(self.temperature), 0.0), 2.0)
         except (TypeError, ValueError):
@@ -80,6 +87,7 @@ class AppSettings:
             self.n_ctx, self.n_gpu_layers = defaults.n_ctx, defaults.n_gpu_layers
             self.max_answer_tokens, self.documents_k, self.temperature = (
                 defaults.max_answer_tokens, defaults.documents_k, defaults.temperature)
+            self.answer_cap = defaults.answer_cap
         return self
 
     def save(self, path: Path | None = None) -> None:
@@ -90,6 +98,23 @@ class AppSettings:
             os.replace(tmp, path)
         except OSError as exc:
             log.warning("cannot save settings to %s: %s", path, exc)
+
+    def pipeline_settings(self) -> PipelineSettings:
+        """What the answering pipeline is built from (assistant.build.PipelineSettings)."""
+        endpoint = self.model_source == "endpoint"
+        return PipelineSettings(
+            mode=self.answer_mode,
+            model_path="" if endpoint else self.model_path,
+            endpoint_url=self.endpoint_url if endpoint else "",
+            endpoint_model=self.endpoint_model if endpoint else "",
+            documents_role=self.endpoint_documents_role,
+            n_ctx=self.n_ctx,
+            n_gpu_layers=None if self.n_gpu_layers < 0 else self.n_gpu_layers,
+            temperature=self.temperature,
+            max_answer_tokens=self.max_answer_tokens,
+            k=self.documents_k,
+            answer_cap=self.answer_cap,
+        )
 
     def model_key(self) -> tuple:
         """What a loaded model depends on: a change means reloading it."""

@@ -13,6 +13,28 @@ class CommandError(Exception):
     """An expected failure: printed as one line on stderr, exit code 1."""
 
 
+MAX_SEARCH_K = 100  # `search -k`: results per query
+
+
+def check_k(k: int, maximum: int) -> int:
+    """`-k` within 1..maximum, else a one-line CommandError."""
+    if not 1 <= k <= maximum:
+        raise CommandError(f"-k must be between 1 and {maximum} (got {k})")
+    return k
+
+
+def batch_lines(path: str):
+    """The lines of a --batch FILE ('-' = stdin), newline removed. Callers answer a blank line
+    with an empty output line, so output line N always answers input line N."""
+    try:
+        source = sys.stdin if path == "-" else open(path, encoding="utf-8")
+    except OSError as exc:
+        raise CommandError(f"cannot read {path}: {exc.strerror}") from None
+    with source:
+        for line in source:
+            yield line.rstrip("\r\n")
+
+
 def _open_kb(args, repair: bool = True):
     """The knowledge base of `--kb`; damage found on opening is repaired first (progress on stderr)."""
     from index.kb import KnowledgeBase, KnowledgeBaseBusy, KnowledgeBaseError
@@ -189,23 +211,19 @@ def _hit_json(hit) -> dict:
 def cmd_search(args) -> int:
     if not args.query and not args.batch:
         raise CommandError("give a QUERY or --batch FILE")
+    check_k(args.k, MAX_SEARCH_K)
     kb = _open_kb(args)
     try:
         if repairing(kb, args, lambda: kb.catalog.counts())["passages"] == 0:
             raise CommandError(f"knowledge base {kb.root} is empty; run 'index PATH' first")
         if args.batch:
-            try:
-                source = sys.stdin if args.batch == "-" else open(args.batch, encoding="utf-8")
-            except OSError as exc:
-                raise CommandError(f"cannot read {args.batch}: {exc.strerror}") from None
-            with source:
-                for line in source:
-                    query = line.rstrip("\n")
-                    if not query.strip():
-                        continue
+            for query in batch_lines(args.batch):
+                if query.strip():
                     hits = repairing(kb, args, lambda q=query: kb.search(q, args.k, args.mode))
                     print(json.dumps({"query": query, "results": [_hit_json(h) for h in hits]}, ensure_ascii=False))
-                    sys.stdout.flush()
+                else:
+                    print()
+                sys.stdout.flush()
             return 0
         hits = repairing(kb, args, lambda: kb.search(args.query, args.k, args.mode))
         if args.json:
@@ -278,8 +296,9 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
 
     p = sub.add_parser("search", parents=[common], help="best passages for a query")
     p.add_argument("query", nargs="?", metavar="QUERY")
-    p.add_argument("--batch", metavar="FILE", help="one query per line ('-' for stdin), one JSON line out per query")
-    p.add_argument("-k", type=int, default=10, help="number of results (default 10)")
+    p.add_argument("--batch", metavar="FILE", help="one query per line ('-' for stdin), one JSON line out per "
+                   "query (a blank line gives an empty line)")
+    p.add_argument("-k", type=int, default=10, help=f"number of results, 1..{MAX_SEARCH_K} (default 10)")
     p.add_argument("--mode", choices=["hybrid", "lexical", "dense"], default="hybrid")
     p.set_defaults(func=cmd_search)
 

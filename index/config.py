@@ -40,8 +40,15 @@ def config_dir() -> Path:
     return path
 
 
+def kb_parent() -> Path:
+    """Where knowledge bases live: one folder each (the app's list, the CLI's default, shared replicas)."""
+    path = data_dir() / "kb"
+    path.mkdir(parents=True, exist_ok=True, mode=0o700)
+    return path
+
+
 def default_kb_dir() -> Path:
-    return data_dir() / "kb" / "default"
+    return kb_parent() / "default"
 
 
 def sample_docs_dir() -> Path:

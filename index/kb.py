@@ -19,11 +19,11 @@ from pathlib import Path
 from typing import Callable
 
 from index.catalog import Catalog, FileRecord
-from index.config import EngineSettings, default_kb_dir, offline_environment
+from index.config import EngineSettings, data_dir, default_kb_dir, kb_parent, offline_environment
 from index.errors import KnowledgeBaseError, disk_full_error
 from index.lock import KnowledgeBaseBusy, ProcessLock
 from index.salvage import load_settings
-from index.types import SearchHit, SourceDocument
+from index.types import Retrieved, SearchHit, SourceDocument
 
 log = logging.getLogger("docent.kb")
 
@@ -78,18 +78,18 @@ def embedding_device(backend: str) -> str:
         return "unknown"
 
 
-def _replica_folder(spec, data: Path) -> Path:
+def _replica_folder(spec) -> Path:
     """This computer's replica of a shared knowledge base: the app's (kb/<name>) when it has one,
     so the command line and the app are one client, not two; else remote/<host>_<port>_<name>."""
     import json
 
-    for settings_file in sorted((data / "kb").glob("*/settings.json")):
+    for settings_file in sorted(kb_parent().glob("*/settings.json")):
         try:
             if json.loads(settings_file.read_text(encoding="utf-8")).get("remote") == spec.url:
                 return settings_file.parent
         except (OSError, ValueError, AttributeError):
             continue
-    return spec.replica_dir(data / "remote")
+    return spec.replica_dir(data_dir() / "remote")
 
 
 class KnowledgeBase:
@@ -165,7 +165,6 @@ class KnowledgeBase:
         self._embedder = None
         self._replica = None
         self._remote_failure = None
-        self.search_warning: str | None = None
         self.storage_failure: BaseException | None = None  # a vector-store error search survived (see suspect_damage)
         self._init_lock = threading.Lock()
         self._background = None
@@ -177,11 +176,10 @@ class KnowledgeBase:
         from index.remote import is_remote
 
         if root and is_remote(str(root)):
-            from index.config import data_dir
             from index.remote import RemoteSpec
 
             spec = RemoteSpec.parse(str(root))
-            folder = _replica_folder(spec, data_dir())
+            folder = _replica_folder(spec)
             if settings is None:
                 settings = EngineSettings.load(folder / "settings.json")
             settings.remote = spec.url
@@ -373,9 +371,6 @@ class KnowledgeBase:
                 self._embedder = Embedder(self.settings)
         return self._embedder
 
-    def embedder_if_available(self):
-        return self.embedder
-
     def vectors_available(self) -> bool:
         return self.catalog.counts()["passages"] > 0
 
@@ -412,20 +407,25 @@ class KnowledgeBase:
         if self.remote is not None:
             self.replica.reserve(files)
 
-    def search(self, query: str, k: int = 10, mode: str = "hybrid") -> list[SearchHit]:
+    def search(self, query: str, k: int = 10, mode: str = "hybrid") -> Retrieved:
+        """SearchHits, with `.warnings` when the search was degraded (see index/search.py)."""
         from index.search import search
 
         stale = self._refresh_quietly()
         hits = search(self, query, k, mode)
-        if stale and not self.search_warning:
-            self.search_warning = stale
+        if stale and not hits.warnings:
+            hits.warnings.append(stale)
         return hits
 
-    def documents_for(self, question: str, k: int = 6) -> list[SourceDocument]:
+    def documents_for(self, question: str, k: int = 6) -> Retrieved:
+        """The model's documents for a question, with `.warnings` as for `search`."""
         from index.search import documents_for
 
-        self._refresh_quietly()
-        return documents_for(self, question, k, self.settings.document_chars)
+        stale = self._refresh_quietly()
+        docs = documents_for(self, question, k, self.settings.document_chars)
+        if stale and not docs.warnings:
+            docs.warnings.append(stale)
+        return docs
 
     def remove_root(self, path: str) -> int:
         """Forget a folder and everything indexed under it; returns files removed."""

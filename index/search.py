@@ -21,7 +21,7 @@ from dataclasses import dataclass
 
 from index import analysis
 from index.embedding import BUNDLED_USE
-from index.types import Passage, SearchHit, SourceDocument
+from index.types import Passage, Retrieved, SearchHit, SourceDocument
 
 log = logging.getLogger("docent.search")
 
@@ -155,19 +155,20 @@ def dense_weight_for(settings, embedder, query: str) -> float:
     return tuned.get(language, DEFAULT_DENSE_WEIGHT)
 
 
-def search(kb, query: str, k: int = 10, mode: str = "hybrid") -> list[SearchHit]:
-    """Best passages for `query`; mode is 'hybrid', 'lexical' or 'dense'."""
+def search(kb, query: str, k: int = 10, mode: str = "hybrid") -> Retrieved:
+    """Best passages for `query` (SearchHit), with why the search was degraded (`.warnings`);
+    mode is 'hybrid', 'lexical' or 'dense'."""
     query = query.strip()
     if not query:
-        return []
+        return Retrieved()
     catalog = kb.catalog
-    kb.search_warning = None  # why the last search was degraded (a shared knowledge base's server is down)
+    warnings: list[str] = []
     limit = max(CANDIDATES, k * 3)
     weight = 0.0
     if mode == "dense":
         weight = 1.0
     elif mode == "hybrid":
-        weight = dense_weight_for(kb.settings, kb.embedder_if_available(), query)
+        weight = dense_weight_for(kb.settings, kb.embedder, query)
     pending = None
     vectors = None
     if weight > 0 and kb.vectors_available():
@@ -177,7 +178,7 @@ def search(kb, query: str, k: int = 10, mode: str = "hybrid") -> list[SearchHit]
             if mode == "dense":
                 raise
             log.warning("vector search unavailable (%s); lexical ranking only", exc)
-            kb.search_warning = f"{exc}; showing keyword matches only"
+            warnings.append(f"{exc}; showing keyword matches only")
         else:
             # ONNX and Chroma release the GIL: the dense side runs beside BM25.
             # The catalog is only touched from this thread.
@@ -191,7 +192,7 @@ def search(kb, query: str, k: int = 10, mode: str = "hybrid") -> list[SearchHit]
             if mode == "dense":
                 raise
             log.warning("vector search failed (%s); lexical ranking only", exc)
-            kb.search_warning = f"{exc}; showing keyword matches only"
+            warnings.append(f"{exc}; showing keyword matches only")
         else:
             dense = dense_ranking(catalog, vectors, kb.embedder, query, limit, hits=hits)
     if mode == "hybrid" and kb.settings.embedding_model in DENSE_WEIGHTS:
@@ -202,7 +203,7 @@ def search(kb, query: str, k: int = 10, mode: str = "hybrid") -> list[SearchHit]
         lex_weight = kb.settings.lexical_weight if mode != "dense" else 0.0
         fused = fuse([(lexical, lex_weight), (dense, weight)], k)
     passages = catalog.passages_by_ids([pid for pid, _, _ in fused])
-    hits = []
+    hits = Retrieved(warnings=warnings)
     for rank, (pid, score, sources) in enumerate(fused, start=1):
         if pid in passages:
             hits.append(SearchHit(passages[pid], score, rank, sources))
@@ -232,10 +233,12 @@ def expand(kb, hit: SearchHit, max_chars: int) -> SourceDocument:
     return SourceDocument(passage.title, text[start:end], passage.path, rows[lo][3], start, end)
 
 
-def documents_for(kb, question: str, k: int = 6, max_chars: int = 4000) -> list[SourceDocument]:
-    """The model's documents: top hits expanded, trimmed so no two documents overlap."""
-    docs: list[SourceDocument] = []
-    for hit in search(kb, question, k * 3):
+def documents_for(kb, question: str, k: int = 6, max_chars: int = 4000) -> Retrieved:
+    """The model's documents (SourceDocument): top hits expanded, trimmed so no two documents
+    overlap, with the search's warnings."""
+    hits = search(kb, question, k * 3)
+    docs = Retrieved(warnings=hits.warnings)
+    for hit in hits:
         p = hit.passage
         if any(d.path == p.path and d.char_start <= p.char_start and p.char_end <= d.char_end for d in docs):
             continue

@@ -49,6 +49,15 @@ class SearchHit:
     sources: dict[str, int] = field(default_factory=dict)
 
 
+class Retrieved(list):
+    """Search hits or documents, with why the search that found them was degraded
+    (a shared knowledge base's server or the vector store down: keyword matches only)."""
+
+    def __init__(self, items=(), warnings: list[str] | None = None):
+        super().__init__(items)
+        self.warnings: list[str] = list(warnings or [])
+
+
 @dataclass(frozen=True)
 class SourceDocument:
     """A hit expanded with its neighbours: what the model reads as one document."""

@@ -83,6 +83,8 @@ def test_answer_rendering_marks_citations_unsupported_and_not_found():
     nf = Turn(question="?", answer="The knowledge base has no information on this question.", found=False)
     assert "Not found in your documents." in conversation_html([nf], DARK)
     assert "<script>" not in conversation_html([Turn(question="<script>alert(1)</script>", answer="<b>x</b>")], LIGHT)
+    warned = Turn(question="?", answer="Keyword matches only.", warnings=["cannot reach the server; showing keyword matches only"])
+    assert "showing keyword matches only" in conversation_html([warned], LIGHT)  # the search's warning reaches the user
 
 
 def test_conversations_roundtrip(tmp_path):

@@ -74,3 +74,21 @@ def seed_card(keyword: str) -> str:
             if keyword in text:
                 return text
     pytest.skip(f"seed card with {keyword!r} not found in {SEEDS_DIR}")
+
+
+@pytest.fixture
+def tap(monkeypatch):
+    """tap(fn): fn(piece) for every piece the model writes, before the answer guard judges it
+    (tests that act on the model's output as it arrives; the user sees the guarded text)."""
+    import assistant.guard as guard_mod
+
+    def install(fn):
+        real = guard_mod.AnswerGuard.push
+
+        def push(self, piece: str) -> None:
+            fn(piece)
+            real(self, piece)
+
+        monkeypatch.setattr(guard_mod.AnswerGuard, "push", push)
+
+    return install

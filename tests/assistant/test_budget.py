@@ -7,7 +7,7 @@ import pytest
 
 from assistant.errors import BudgetError
 from assistant.pipeline import GroundedPipeline
-from assistant.prompts import Turn
+from assistant.prompts import HistoryTurn
 from index.types import SourceDocument
 
 WORDS = "alpha beta gamma delta Москва магистраль 東京 茶道 river mountain 1891 длина".split()
@@ -28,7 +28,7 @@ def test_random_plans_never_overflow(tiny_runtime, family):
     for trial in range(12):
         pipe = GroundedPipeline(rt, max_answer_tokens=rng.choice([16, 64, 200, 600]))
         docs = [make_doc(rng, i, rng.randint(50, 4500), rng.randint(0, 10_000)) for i in range(rng.randint(0, 7))]
-        history = [Turn("q" * rng.randint(1, 300), "a" * rng.randint(1, 300)) for _ in range(rng.randint(0, 5))]
+        history = [HistoryTurn("q" * rng.randint(1, 300), "a" * rng.randint(1, 300)) for _ in range(rng.randint(0, 5))]
         question = "question " * rng.randint(1, 20)
         plan = pipe.budget.plan(question, docs, history)
         assert plan.worst_case_tokens <= rt.n_ctx
@@ -69,7 +69,7 @@ def test_documents_that_do_not_fit_are_cut_then_dropped(tiny_runtime):
 def test_history_trimmed_oldest_first(tiny_runtime):
     rt = tiny_runtime("saiga_llama3", 2048)
     pipe = GroundedPipeline(rt, max_answer_tokens=64)
-    history = [Turn(f"question {i} " * 3, f"answer {i} " * 3) for i in range(10)]
+    history = [HistoryTurn(f"question {i} " * 3, f"answer {i} " * 3) for i in range(10)]
     plan = pipe.budget.plan("Next?", [], history)
     assert 0 < len(plan.history) < 10
     assert plan.history[-1] is history[-1]

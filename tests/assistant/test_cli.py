@@ -66,7 +66,9 @@ def test_ask_json_and_stream(sample_kb, capsys, tiny_model):
                        "--json", "--max-tokens", "16")
     assert rc == 0, (out, err)
     obj = json.loads(out)
-    assert list(obj)[:7] == ["relevant_doc_ids", "documents", "answer", "citations", "unsupported", "timings", "model"]
+    assert list(obj)[:8] == ["relevant_doc_ids", "documents", "answer", "mode", "citations", "unsupported", "timings",
+                             "model"]
+    assert obj["mode"] == "generate"  # the tiny model has a chat template: auto means generate
     assert obj["documents"] and all(set(d) == {"doc_id", "title", "content", "path", "page", "char_start", "char_end"}
                                     for d in obj["documents"])
     for d in obj["documents"]:
@@ -77,6 +79,38 @@ def test_ask_json_and_stream(sample_kb, capsys, tiny_model):
     rc, out, err = run(capsys, "ask", "Какова длина Транссиба?", "--kb", str(sample_kb), "--model", str(tiny_model("vikhr")), "--threads", "1",
                        "--max-tokens", "16")
     assert rc == 0 and out.strip()
+
+
+def test_ask_batch_one_line_out_per_line_in(sample_kb, capsys, tiny_model, tmp_path):
+    questions = tmp_path / "q.txt"
+    questions.write_text("Какова длина Транссиба?\n\n   \nWhat is Docent?\n" + "why " * 600 + "\n", encoding="utf-8")
+    rc, out, err = run(capsys, "ask", "--batch", str(questions), "--kb", str(sample_kb), "--model",
+                       str(tiny_model("vikhr")), "--threads", "1", "--max-tokens", "8", "--n-ctx", "1024")
+    assert rc == 0, err
+    lines = out.split("\n")
+    assert len(lines) == 6 and lines[-1] == ""  # five input lines, five output lines
+    first, blank, spaces, second, too_long = lines[:5]
+    assert json.loads(first)["question"] == "Какова длина Транссиба?" and json.loads(first)["mode"] == "generate"
+    assert blank == "" and spaces == ""
+    assert json.loads(second)["question"] == "What is Docent?"
+    assert "too long" in json.loads(too_long)["error"]
+
+
+@pytest.mark.parametrize("k", ["0", "21", "-3"])
+def test_k_out_of_range_is_one_line(sample_kb, capsys, tiny_model, k):
+    rc, out, err = run(capsys, "ask", "What?", "--kb", str(sample_kb), "--model", str(tiny_model("vikhr")), "-k", k)
+    assert rc == 1 and one_line_error(err) and "-k must be between 1 and 20" in err
+    rc, out, err = run(capsys, "search", "What?", "--kb", str(sample_kb), "-k", "0" if k != "21" else "101")
+    assert rc == 1 and one_line_error(err) and "-k must be between 1 and 100" in err
+
+
+def test_search_batch_blank_line_gives_empty_line(sample_kb, capsys, tmp_path):
+    queries = tmp_path / "q.txt"
+    queries.write_text("Транссиб\n\nDocent\n", encoding="utf-8")
+    rc, out, err = run(capsys, "search", "--batch", str(queries), "--kb", str(sample_kb), "-k", "2")
+    assert rc == 0, err
+    first, blank, second = out.rstrip("\n").split("\n")
+    assert json.loads(first)["query"] == "Транссиб" and blank == "" and json.loads(second)["query"] == "Docent"
 
 
 def test_self_test_with_tiny_model(capsys, tiny_model):

@@ -32,7 +32,7 @@ pytestmark = pytest.mark.timeout(120)
 
 QUESTIONS = ["How long is the railway?", "When did construction begin?", "How deep is Lake Baikal?",
              "Who perfected the tea ceremony?", "What does Docent do?"]
-CONTRACT_KEYS = ["relevant_doc_ids", "documents", "answer", "citations", "unsupported", "timings", "model"]
+CONTRACT_KEYS = ["relevant_doc_ids", "documents", "answer", "mode", "citations", "unsupported", "timings", "model"]
 
 
 def make_docs(n: int = 4, repeat: int = 2) -> list[SourceDocument]:
@@ -107,7 +107,7 @@ def test_streamed_answer_and_contract(server):
 
         result_box["answer"] = a = p.answer("How long is the Trans-Siberian railway?", make_docs(), on_token=on_token)
         obj = json.loads(a.json_text())
-        assert list(obj)[:7] == CONTRACT_KEYS
+        assert list(obj)[:8] == CONTRACT_KEYS
         assert set(obj["model"]) >= {"endpoint", "name", "profile", "documents_role"}
         assert obj["model"]["endpoint"] == server.base_url and obj["model"]["name"] == "tiny-vikhr"
         if a.found:
@@ -180,7 +180,7 @@ def test_overflow_shrinks_and_retries(server):
         p.close()
 
 
-def test_cancel_within_a_chunk(server):
+def test_cancel_within_a_chunk(server, tap):
     # llama-cpp-python's server goes on generating for a while after the client hung up:
     # short answers keep that from slowing the next test.
     p = pipeline_for(server.base_url, max_answer_tokens=48)
@@ -192,20 +192,22 @@ def test_cancel_within_a_chunk(server):
         if len(pieces) == 3:
             cancel.set()
 
+    tap(on_token)
     try:
         for _ in range(5):  # random weights: find a question whose step 1 picks a document
             pieces.clear()
             cancel.clear()
-            a = p.answer(QUESTIONS[_], make_docs(3), on_token=on_token, cancel=cancel)
-            if a.found:
+            shown: list[str] = []
+            a = p.answer(QUESTIONS[_], make_docs(3), on_token=shown.append, cancel=cancel)
+            if a.found and a.cancelled:  # (the guard may end random text before the third piece)
                 break
         assert a.found and a.cancelled and len(pieces) == 3
-        assert a.answer == "".join(pieces).strip()
+        assert a.answer == "".join(shown)
     finally:
         p.close()
 
 
-def test_cancel_while_server_is_silent(server):
+def test_cancel_while_server_is_silent(server, tap):
     """The stream stalls (relay holds the bytes): Stop must not wait for the server's next chunk."""
     relay = Relay(server.port)
     # Short answers: llama-cpp-python's server only notices a vanished client whose stream
@@ -225,6 +227,7 @@ def test_cancel_while_server_is_silent(server):
             relay.hold.set()
             threading.Timer(0.3, stop).start()
 
+    tap(on_token)
     try:
         a = None
         for q in QUESTIONS:
@@ -232,11 +235,12 @@ def test_cancel_while_server_is_silent(server):
             stopped_at.clear()
             cancel.clear()
             relay.hold.clear()
-            a = p.answer(q, make_docs(3), on_token=on_token, cancel=cancel)
+            shown: list[str] = []
+            a = p.answer(q, make_docs(3), on_token=shown.append, cancel=cancel)
             returned = time.monotonic()
-            if a.found:
+            if a.found and a.cancelled:
                 break
-        assert a.found and a.cancelled and a.answer == "".join(pieces).strip() and len(pieces) == 1
+        assert a.found and a.cancelled and a.answer == "".join(shown) and len(pieces) == 1
         assert returned - stopped_at[0] < 5.0  # generous: the point is it does not wait for the server (120 s timeout)
         relay.hold.clear()
         p.max_answer_tokens = 8
@@ -247,7 +251,7 @@ def test_cancel_while_server_is_silent(server):
         p.close()
 
 
-def test_server_killed_mid_answer_then_back(tiny_model, tmp_path):
+def test_server_killed_mid_answer_then_back(tiny_model, tmp_path, tap):
     srv = OpenAIServer(tiny_model("vikhr"), alias="tiny-vikhr").start()
     relay = Relay(srv.port)  # holds the stream while the server is killed: the answer cannot finish first
     p = pipeline_for(relay.base_url, max_answer_tokens=400)
@@ -260,48 +264,55 @@ def test_server_killed_mid_answer_then_back(tiny_model, tmp_path):
             srv.kill()
             relay.hold.clear()
 
+    tap(on_token)
     try:
         with pytest.raises(EndpointDisconnected) as info:
             for _ in range(5):  # until a question gets past step 1 (random weights)
                 pieces.clear()
-                p.answer(QUESTIONS[_], make_docs(3), on_token=on_token)
+                shown: list[str] = []
+                p.answer(QUESTIONS[_], make_docs(3), on_token=shown.append)
         err = info.value
         assert "closed the connection" in str(err) and "\n" not in str(err)
         if pieces:
             assert "partial answer is kept" in str(err)
             assert err.partial_text.strip() == "".join(pieces).strip()
-            assert err.partial_answer is not None and err.partial_answer.answer == "".join(pieces).strip()
+            assert err.partial_answer is not None and err.partial_answer.answer == "".join(shown)
         with pytest.raises((EndpointUnreachable, EndpointDisconnected)):  # via the relay a dead server = a closed connection
             p.answer("How long is the railway?", make_docs(3))
         srv = OpenAIServer(tiny_model("vikhr"), alias="tiny-vikhr", port=srv.port).start()
         p.max_answer_tokens = 8
         a = p.answer("How long is the railway?", make_docs(3), on_token=lambda piece: None)
-        assert not a.cancelled and list(a.to_json())[:7] == CONTRACT_KEYS
+        assert not a.cancelled and list(a.to_json())[:8] == CONTRACT_KEYS
     finally:
         relay.close()
         p.close()
         srv.stop()
 
 
-def test_read_timeout_keeps_partial(server):
+def test_read_timeout_keeps_partial(server, tap):
     """A server that goes quiet mid-answer for longer than the read timeout: EndpointTimeout, partial kept."""
     relay = Relay(server.port)
     p = pipeline_for(relay.base_url, max_answer_tokens=48, read_timeout=1.0)
     pieces: list[str] = []
+    armed = [True]
 
     def on_token(piece: str) -> None:
-        pieces.append(piece)
-        relay.hold.set()
+        if armed:
+            pieces.append(piece)
+            relay.hold.set()
 
+    tap(on_token)
     try:
         with pytest.raises(EndpointTimeout) as info:
             for q in QUESTIONS:
                 pieces.clear()
                 relay.hold.clear()
-                p.answer(q, make_docs(3), on_token=on_token)
+                shown: list[str] = []
+                p.answer(q, make_docs(3), on_token=shown.append)
         err = info.value
         assert "timed out" in str(err) and "partial answer is kept" in str(err)
-        assert err.partial_answer.answer == "".join(pieces).strip() and not err.partial_answer.cancelled
+        assert err.partial_answer.answer == "".join(shown) and not err.partial_answer.cancelled
+        armed.clear()
         relay.hold.clear()
         p.max_answer_tokens = 8
         assert p.answer("How long is the railway?", make_docs(3)).model["name"] == "tiny-vikhr"  # not poisoned
@@ -368,9 +379,12 @@ def test_cli_ask_endpoint_json(sample_kb, tiny_model, capsys, monkeypatch):
         out, err = capsys.readouterr()
         assert rc == 0, err
         obj = json.loads(out)
-        assert list(obj)[:7] == CONTRACT_KEYS
+        assert list(obj)[:8] == CONTRACT_KEYS
         assert obj["model"]["endpoint"] == srv.base_url and obj["model"]["name"] == "tiny-vikhr"
         assert obj["model"]["profile"] == "vikhr" and obj["model"]["documents_role"] in ("on", "off")
+        # the whole model object of DESIGN.md section 4, as for a local model (no file, no GPU layers of ours)
+        assert {"path", "profile", "n_gpu_layers", "device", "prompt_format", "n_ctx"} <= set(obj["model"])
+        assert obj["model"]["n_ctx"] == 2048 and obj["mode"] == "generate"
         for d in obj["documents"]:
             if d["path"].endswith(".txt"):
                 with open(d["path"], encoding="utf-8") as f:

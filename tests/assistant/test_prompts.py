@@ -16,7 +16,7 @@ from assistant.profiles import (
 from assistant.prompts import (
     PromptBuilder,
     SafeTemplate,
-    Turn,
+    HistoryTurn,
     documents_json,
     render_chatml,
     render_gemma,
@@ -164,7 +164,7 @@ def test_vikhr_nemo_uses_eos_in_place_of_eot():
 
 def test_vikhr_history_goes_after_documents():
     builder = PromptBuilder(PROFILES["vikhr"], VIKHR_TEMPLATE, bos_token="<|begin_of_text|>")
-    text = builder.step1("А сколько?", "[]", [Turn("Что с ледниками?", "Уменьшились на 30%.")])
+    text = builder.step1("А сколько?", "[]", [HistoryTurn("Что с ледниками?", "Уменьшились на 30%.")])
     assert text == (
         "<|begin_of_text|><|start_header_id|>system<|end_header_id|>\n\n" + GROUNDED_SYSTEM_PROMPT
         + "<|eot_id|><|start_header_id|>documents<|end_header_id|>\n\n[]<|eot_id|>"

@@ -62,16 +62,19 @@ def test_cancel_mid_generation_stops_fast_and_runtime_stays_usable(tiny_runtime)
     assert r.text == "".join(pieces)
     # from another thread, while it runs
     cancel2 = threading.Event()
-    stream = rt.stream("<|begin_of_text|>again", GenerationParams(max_tokens=2000, temperature=1.0, top_k=0, min_p=0.0, seed=3), cancel2)
-    got = []
+    got, done = [], []
+    worker = threading.Thread(target=lambda: done.append(rt.generate(
+        "<|begin_of_text|>again", GenerationParams(max_tokens=2000, temperature=1.0, top_k=0, min_p=0.0, seed=3),
+        on_token=got.append, cancel=cancel2)))
     t0 = time.monotonic()
-    for piece in stream:
-        got.append(piece)
-        if len(got) == 5:
-            cancel2.set()
+    worker.start()
+    while len(got) < 5 and worker.is_alive():
+        time.sleep(0.001)
+    cancel2.set()
+    worker.join(10)
     assert time.monotonic() - t0 < 5
-    # the consumer runs on another thread: the worker may be a few tokens ahead, never at the end
-    assert stream.result.finish_reason == "cancelled" and stream.result.n_output_tokens < 1500
+    # the canceller runs on another thread: the worker may be a few tokens ahead, never at the end
+    assert done[0].finish_reason == "cancelled" and done[0].n_output_tokens < 1500
     # the runtime still answers normally afterwards
     r2 = rt.generate("<|begin_of_text|>hello", GenerationParams(max_tokens=8, seed=1))
     assert r2.finish_reason in ("length", "eog") and r2.n_output_tokens <= 8
@@ -79,17 +82,6 @@ def test_cancel_mid_generation_stops_fast_and_runtime_stays_usable(tiny_runtime)
     pre = threading.Event()
     pre.set()
     assert rt.generate("<|begin_of_text|>x", FREE, cancel=pre).finish_reason == "cancelled"
-
-
-def test_breaking_out_of_a_stream_cancels(tiny_runtime):
-    rt = tiny_runtime("shisa")
-    stream = rt.stream("<s>[INST] hi [/INST]", FREE)
-    for i, _ in enumerate(stream):
-        if i == 3:
-            break
-    stream._future.result(timeout=10)
-    assert stream.cancel.is_set()
-    assert rt.generate("<s>x", GenerationParams(max_tokens=2)).n_sampled >= 1
 
 
 def test_prefix_reuse_is_measured(tiny_runtime):
