@@ -118,9 +118,31 @@ def _doc_terms(content: str) -> frozenset:
 
 @dataclass
 class Prepared:
+    """Candidate spans of a set of documents, with IDF over them and an inverted index."""
+
     candidates: list[_Candidate]
     idf: dict[str, float]
     unseen: float
+    postings: dict[str, list[int]]   # term -> candidates holding it
+    span_weight: list[float]         # sum of idf over each candidate's terms
+
+
+@lru_cache(maxsize=64)
+def _prepare(docs: tuple[tuple[int, str], ...]) -> Prepared:
+    candidates: list[_Candidate] = []
+    for doc_id, content in docs:
+        sentences = _doc_candidates(content)
+        n_single = (len(sentences) + 1) // 2
+        for k, (a, b, t) in enumerate(sentences):
+            candidates.append(_Candidate(doc_id, a, b, t, k >= n_single))
+    n = max(len(candidates), 1)
+    postings: dict[str, list[int]] = {}
+    for i, c in enumerate(candidates):
+        for term in c.terms:
+            postings.setdefault(term, []).append(i)
+    idf = {term: math.log(1 + n / len(ids)) for term, ids in postings.items()}
+    span_weight = [sum(idf[t] for t in c.terms) or 1.0 for c in candidates]
+    return Prepared(candidates, idf, math.log(1 + n), postings, span_weight)
 
 
 @dataclass
@@ -150,36 +172,26 @@ class Aligner:
         self.threshold = self.rules.min_recall
 
     def prepare(self, docs: Sequence[CiteDoc]) -> Prepared:
-        candidates: list[_Candidate] = []
-        for doc in docs:
-            sentences = _doc_candidates(doc.content)
-            n_single = (len(sentences) + 1) // 2
-            for k, (a, b, t) in enumerate(sentences):
-                candidates.append(_Candidate(doc.doc_id, a, b, t, k >= n_single))
-        n = max(len(candidates), 1)
-        df: dict[str, int] = {}
-        for c in candidates:
-            for term in c.terms:
-                df[term] = df.get(term, 0) + 1
-        idf = {term: math.log(1 + n / d) for term, d in df.items()}
-        return Prepared(candidates, idf, math.log(1 + n))
+        return _prepare(tuple((d.doc_id, d.content) for d in docs))
 
     def _ranked(self, claim: Claim, prepared: Prepared) -> tuple[list[tuple[float, _Candidate]], dict[str, float]]:
         fact_terms = _fact_terms(claim)
         weights = {t: prepared.idf.get(t, prepared.unseen) * (0.3 if is_weak(t) else 1.0) for t in claim.terms}
         choose = {t: w * (FACT_GAIN if t in fact_terms else 1.0) for t, w in weights.items()}
         total = sum(choose.values()) or 1.0
-        scored = []
-        for c in prepared.candidates:
-            common = claim.terms & c.terms
-            if not common:
-                continue
-            recall = sum(choose[t] for t in common) / total
-            span_weight = sum(prepared.idf.get(t, prepared.unseen) for t in c.terms) or 1.0
-            precision = sum(prepared.idf.get(t, prepared.unseen) for t in common) / span_weight
-            scored.append(((round(recall, 6), round(precision, 6), -(c.end - c.start)), c))
-        scored.sort(key=lambda x: x[0], reverse=True)
-        return [(key[0], c) for key, c in scored[: TOP]], weights
+        recall: dict[int, float] = {}
+        shared: dict[int, float] = {}
+        for t in claim.terms:
+            for i in prepared.postings.get(t, ()):
+                recall[i] = recall.get(i, 0.0) + choose[t]
+                shared[i] = shared.get(i, 0.0) + prepared.idf[t]
+        cands = prepared.candidates
+        scored = sorted(
+            ((round(r / total, 6), round(shared[i] / prepared.span_weight[i], 6), -(cands[i].end - cands[i].start)), i)
+            for i, r in recall.items()
+        )
+        scored.reverse()
+        return [(key[0], cands[i]) for key, i in scored[:TOP]], weights
 
     def check(self, text: str, start: int, end: int, docs: dict[int, CiteDoc], prepared: Prepared) -> SentenceCheck:
         """The verdict of text[start:end] against the prepared documents."""

@@ -212,7 +212,7 @@ def _lcs(a: list[str], b: list[str]) -> list[tuple[int, int]]:
     return pairs
 
 
-def replacements(claim: Claim, span_text: str, span_tokens, absent_terms: set[str], max_gap: int = 6,
+def replacements(claim: Claim, span_text: str, span_tokens, absent_terms: set[str], max_gap: int = 8,
                  coverage: float = 0.8):
     """Slots where the claim says something the source does not, and the source says something else there.
 
@@ -253,7 +253,8 @@ def replacements(claim: Claim, span_text: str, span_tokens, absent_terms: set[st
                 src.append(t)
                 prev = t
         src = [t for t in src if t.term not in claim.terms]
-        if src and len(src) <= len(gap) + 3:
+        claim_chars = gap[-1].end - gap[0].start
+        if src and src[-1].end - src[0].start <= min(3 * claim_chars + 12, 80):
             yield gap[0].start, gap[-1].end, src
 
 
@@ -303,7 +304,9 @@ def judge(
     absent = [t for t in claim.tokens if t.term not in both_terms and not
               (t.end <= claim.lead_end and not _is_fact_span(claim, t.start, t.end))]
     replaced = False
-    for a, b, src in replacements(claim, span_text, span_tokens, {t.term for t in absent}):
+    # a slot is replaced when its words are not in the span (they may be elsewhere in the passage)
+    unspanned = {t.term for t in claim.tokens if t.term not in span_terms and t.end > claim.lead_end}
+    for a, b, src in replacements(claim, span_text, span_tokens, unspanned) if unspanned else ():
         sa, sb = src[0].start, src[-1].end
         rival = next((f for f in span_facts.all() if sa <= f.start < sb), None)
         if rival is not None and recall >= rules.conflict_recall:
