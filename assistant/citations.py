@@ -18,10 +18,11 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Sequence
 
-from index.analysis import content_terms as terms
+from index.analysis import content_terms as terms, content_tokens
 from index.sentences import split_sentences
 from assistant.verdicts import (  # noqa: F401 - re-exported: one place to import verdict names from
-    CONTRADICTED, PARTIAL, RANK, SUPPORTED, UNSUPPORTED, VERDICTS, Claim, Judgement, Rules, is_weak, judge,
+    CONTRADICTED, PARTIAL, RANK, SUPPORTED, UNSUPPORTED, VERDICTS, Claim, Judgement, Rules, comparable_terms,
+    is_weak, judge,
 )
 
 FACT_GAIN = 2.0   # numbers and names weigh this much more when choosing a span
@@ -104,7 +105,7 @@ class _Candidate:
 @lru_cache(maxsize=4096)
 def _doc_candidates(content: str) -> tuple[tuple[int, int, frozenset], ...]:
     sents = split_sentences(content)
-    sent_terms = [frozenset(terms(content[a:b])) for a, b in sents]
+    sent_terms = [comparable_terms(content_tokens(content[a:b]), content[a:b]) for a, b in sents]
     out = [(a, b, t) for (a, b), t in zip(sents, sent_terms)]
     for k in range(len(sents) - 1):
         out.append((sents[k][0], sents[k + 1][1], sent_terms[k] | sent_terms[k + 1]))
@@ -113,7 +114,7 @@ def _doc_candidates(content: str) -> tuple[tuple[int, int, frozenset], ...]:
 
 @lru_cache(maxsize=1024)
 def _doc_terms(content: str) -> frozenset:
-    return frozenset(terms(content))
+    return comparable_terms(content_tokens(content), content)
 
 
 @dataclass

@@ -65,6 +65,11 @@ def question_lead(text: str) -> int:
     return 0
 
 
+def comparable_terms(tokens: list[analysis.Token], text: str) -> frozenset:
+    """Content terms with numbers by value: "9 288", "9,288" and "9288" all become "#9288"."""
+    return frozenset(t.term for t in tokens if t.kind != "number") | factlib.number_keys(text)
+
+
 @dataclass
 class Claim:
     """A sentence prepared once: its content tokens, weights and facts."""
@@ -80,7 +85,7 @@ class Claim:
     def of(cls, text: str, language: str | None = None) -> "Claim":
         language = language or analysis.detect_language(text)
         toks = analysis.content_tokens(text)
-        return cls(text, toks, frozenset(t.term for t in toks), factlib.facts(text, language), language,
+        return cls(text, toks, comparable_terms(toks, text), factlib.facts(text, language), language,
                    question_lead(text))
 
 
@@ -178,7 +183,11 @@ def _polarity_conflict(claim: Claim, span_text: str, span_terms: frozenset, span
                 return {"claim": claim.text[n.start:end], "claim_start": n.start, "claim_end": end,
                         "source": span_text[tok.start:tok.end], "source_start": tok.start, "source_end": tok.end}
     for n in span_negs:
-        if n.term and n.term in claim.terms and not _governed(claim_negs, n.term):
+        if not n.term or n.term not in claim.terms or _governed(claim_negs, n.term):
+            continue
+        # the span also states the term plainly ("crosses eight zones ... does not cross Mongolia"): no flip
+        plain = sum(1 for t in span_tokens if t.term == n.term) > sum(1 for m in span_negs if m.term == n.term)
+        if not plain:
             tok = next(t for t in claim.tokens if t.term == n.term)
             src = next((t for t in span_tokens if t.term == n.term), None)
             a, b = (min(n.start, src.start), max(n.end, src.end)) if src is not None else (n.start, n.end)
@@ -285,8 +294,11 @@ def judge(
     # 2. checkable facts
     missing: list[tuple[int, int]] = []
     conflict = None
+    found_facts: list[Fact] = []
     for fact in claim.facts.all():
-        if _fact_found(fact, span_facts.all(), passage_facts.all(), both_terms, norm_span if fact.kind != "name" else norm_span + "\n" + norm_passage):
+        names_text = norm_span + "\n" + norm_passage
+        if _fact_found(fact, span_facts.all(), passage_facts.all(), both_terms, names_text):
+            found_facts.append(fact)
             continue
         rival = _conflict(claim, fact, span_text, span_tokens, span_facts.all())
         if fact.spelled and rival is None:
@@ -301,22 +313,28 @@ def judge(
     if conflict is not None and recall >= rules.conflict_recall:
         return Judgement(CONTRADICTED, recall, _runs(missing, claim.text), conflict)
     # 3. content words in neither the span nor its passage
-    absent = [t for t in claim.tokens if t.term not in both_terms and not
-              (t.end <= claim.lead_end and not _is_fact_span(claim, t.start, t.end))]
+    def stated(t) -> bool:  # "9288" is in "9,288"; the words of a question lead are not claims
+        return any(f.start <= t.start < f.stop for f in found_facts) or \
+            (t.end <= claim.lead_end and not _is_fact_span(claim, t.start, t.end))
+
+    absent = [t for t in claim.tokens if t.term not in both_terms and not stated(t)]
     replaced = False
     # a slot is replaced when its words are not in the span (they may be elsewhere in the passage)
     unspanned = {t.term for t in claim.tokens if t.term not in span_terms and t.end > claim.lead_end}
+    unspanned -= {t.term for t in claim.tokens if any(f.start <= t.start < f.stop for f in found_facts)}
     for a, b, src in replacements(claim, span_text, span_tokens, unspanned) if unspanned else ():
         sa, sb = src[0].start, src[-1].end
-        rival = next((f for f in span_facts.all() if sa <= f.start < sb), None)
-        if rival is not None and recall >= rules.conflict_recall:
+        rival = next((f for f in span_facts.all() if sa <= f.start < sb and f.kind != "name"
+                      and not any(f.agrees(c) for c in found_facts)), None)
+        # the slot holds another number or date: the claim put something else in its place
+        if rival is not None and 2 * (rival.end - rival.start) >= sb - sa - 2 and recall >= rules.conflict_recall:
             return Judgement(CONTRADICTED, recall, _runs(missing + [(a, b)], claim.text), {
                 "claim": claim.text[a:b], "claim_start": a, "claim_end": b,
                 "source": span_text[sa:sb], "source_start": sa, "source_end": sb})
         missing.append((a, b))
         replaced = True
-    absent_weight = sum(weights[t] for t in {t.term for t in absent})
-    specific = any(weights[t.term] >= rules.specific_idf * max_idf and not is_weak(t.term) for t in absent) \
+    absent_weight = sum(weights.get(t, max_idf) for t in {t.term for t in absent})
+    specific = any(weights.get(t.term, max_idf) >= rules.specific_idf * max_idf and not is_weak(t.term) for t in absent) \
         if rules.specific_idf > 0 else False
     missing += [(t.start, t.end) for t in absent if not is_weak(t.term)]
     missing = _runs(missing, claim.text)

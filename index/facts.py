@@ -45,6 +45,12 @@ class Fact:
     unit: str = ""
     year: bool = False
     spelled: bool = False  # a number word ("twenty", "первая"), not digits
+    unit_end: int = 0      # where the unit after a number ends ("300人", "5 km"), else 0
+
+    @property
+    def stop(self) -> int:
+        """The end of the fact with its unit."""
+        return max(self.end, self.unit_end)
 
     def agrees(self, other: "Fact") -> bool:
         return self.kind == other.kind and bool(self.values & other.values)
@@ -249,9 +255,10 @@ def numbers(text: str) -> list[Fact]:
         mult, stop = _multiplier_at(folded, m.end())
         if mult != 1:
             values = values | {v * mult for v in values}
-        unit, _ = _unit_after(folded, stop)
+        unit, unit_end = _unit_after(folded, stop)
         is_year = bool(re.fullmatch(r"\d{4}", m.group())) and 1000 <= int(m.group()) <= 2100
-        out.append(Fact("number", m.start(), m.end(), frozenset(values), unit, is_year))
+        out.append(Fact("number", m.start(), m.end(), frozenset(values), unit, is_year,
+                        unit_end=unit_end if unit else 0))
         taken.append((m.start(), m.end()))
     for m in _KANJI_RUN.finditer(folded):
         after = folded[m.end() : m.end() + 1]
@@ -265,7 +272,8 @@ def numbers(text: str) -> list[Fact]:
         if value is None or (len(run) == 1 and run in _KANJI_LARGE):
             continue
         unit = after if after and after in _JA_COUNTERS else ""
-        out.append(Fact("number", m.start(), m.end(), frozenset({float(value)}), unit))
+        out.append(Fact("number", m.start(), m.end(), frozenset({float(value)}), unit,
+                        unit_end=m.end() + 1 if unit else 0))
     for tok in analysis.tokens(text):
         if tok.kind != "word":
             continue
@@ -408,6 +416,11 @@ def facts(text: str, language: str | None = None) -> Facts:
     nums = numbers(text)
     mons = [m for m in months(text) if not any(n.start <= m.start < n.end for n in nums)]
     return Facts(nums, mons, names(text, language), negations(text, language))
+
+
+def number_keys(text: str) -> set[str]:
+    """One key per value a number of `text` can have: "9 288", "9,288" and "9288" share "#9288"."""
+    return {f"#{v:g}" for f in numbers(text) if not f.spelled for v in f.values}
 
 
 def checkable_count(text: str, language: str | None = None) -> int:
