@@ -62,6 +62,9 @@ def question_lead(text: str) -> int:
         cut = text.rfind("、")
         if cut > m.end():
             return cut + 1
+    cut = text.rfind("は、")  # ja "X は、Y。" with a short Y: the topic asks, the comment answers
+    if cut > 0 and len(text) - cut - 2 <= 20 and not any(c in "、，" for c in text[cut + 2:]):
+        return cut + 2
     return 0
 
 
