@@ -18,7 +18,8 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Sequence
 
-from index.analysis import content_terms as terms, content_tokens
+from index.analysis import content_terms as terms
+from index.facts import content_tokens
 from index.sentences import split_sentences
 from assistant.verdicts import (  # noqa: F401 - re-exported: one place to import verdict names from
     CONTRADICTED, PARTIAL, RANK, SUPPORTED, UNSUPPORTED, VERDICTS, Claim, Judgement, Rules, comparable_terms,

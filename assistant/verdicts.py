@@ -87,7 +87,7 @@ class Claim:
     @classmethod
     def of(cls, text: str, language: str | None = None) -> "Claim":
         language = language or analysis.detect_language(text)
-        toks = analysis.content_tokens(text)
+        toks = list(factlib.content_tokens(text))
         return cls(text, toks, comparable_terms(toks, text), factlib.facts(text, language), language,
                    question_lead(text))
 
@@ -286,7 +286,7 @@ def judge(
     recall = sum(weights[t] for t in found) / total
     if recall < rules.min_recall or len(found) < min(rules.min_matched, len(claim.terms)):
         return Judgement(UNSUPPORTED, recall)
-    span_tokens = analysis.content_tokens(span_text)
+    span_tokens = factlib.content_tokens(span_text)
     span_facts = factlib.facts(span_text, claim.language)
     passage_facts = factlib.facts(passage_text, claim.language) if passage_text != span_text else span_facts
     both_terms = span_terms | passage_terms

@@ -65,7 +65,7 @@ class VerifyResult:
         return {"sentences": [s.to_json(self.text) for s in self.sentences], "counts": self.counts()}
 
 
-def search_many(kb, queries: list[str], k: int) -> list[list]:
+def search_many(kb, queries: list[str], k: int, mode: str = "hybrid") -> list[list]:
     """Hybrid search for many queries at once: one embedding pass for all of them, then per query
     BM25, nearest vectors and the same weighted fusion as index.search.search."""
     from index import search as s
@@ -73,7 +73,7 @@ def search_many(kb, queries: list[str], k: int) -> list[list]:
     catalog = kb.catalog
     limit = max(s.CANDIDATES, k * 3)
     embedder = kb.embedder_if_available()
-    weights = [s.dense_weight_for(kb.settings, embedder, q) for q in queries]
+    weights = [s.dense_weight_for(kb.settings, embedder, q) if mode == "hybrid" else 0.0 for q in queries]
     dense_hits: dict[int, list] = {}
     wanted = [i for i, w in enumerate(weights) if w > 0]
     if wanted and kb.vectors_available():
@@ -101,9 +101,10 @@ def search_many(kb, queries: list[str], k: int) -> list[list]:
 class Verifier:
     """Verifies texts against one open knowledge base (kept for many texts: caches stay warm)."""
 
-    def __init__(self, kb, k: int = DEFAULT_K, aligner: Aligner | None = None):
+    def __init__(self, kb, k: int = DEFAULT_K, aligner: Aligner | None = None, mode: str = "hybrid"):
         self.kb = kb
         self.k = k
+        self.mode = mode  # "hybrid" or "lexical" (no embedding pass)
         self.aligner = aligner or Aligner()
 
     def check_sentence(self, text: str, start: int, end: int, passages: list) -> CheckedSentence:
@@ -131,7 +132,7 @@ class Verifier:
         """Several texts, their sentences searched in one batch."""
         spans = [[(a, b) for a, b in split_sentences(t) if content_terms(t[a:b])] for t in texts]
         queries = [t[a:b] for t, ss in zip(texts, spans) for a, b in ss]
-        found = iter(search_many(self.kb, queries, self.k))
+        found = iter(search_many(self.kb, queries, self.k, self.mode))
         return [VerifyResult(t, [self.check_sentence(t, a, b, next(found)) for a, b in ss])
                 for t, ss in zip(texts, spans)]
 

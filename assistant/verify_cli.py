@@ -39,6 +39,9 @@ def register(subparsers, common_parent: argparse.ArgumentParser | None) -> None:
         p.add_argument("--json", action="store_true", help="print the result as JSON")
     p.add_argument("-k", type=int, default=DEFAULT_K, metavar="N",
                    help=f"candidate passages per sentence (default {DEFAULT_K})")
+    p.add_argument("--search", choices=("hybrid", "lexical"), default="hybrid",
+                   help="how candidate passages are found: hybrid (default) or lexical only (no embedding pass: "
+                        "faster, and the verdicts compare words anyway)")
     p.set_defaults(func=cmd_verify)
 
 
@@ -97,7 +100,7 @@ def cmd_verify(args) -> int:
     try:
         if kb.catalog.counts()["passages"] == 0:
             raise CommandError(f"knowledge base {kb.root} is empty; run 'index PATH' first")
-        verifier = Verifier(kb, k=args.k)
+        verifier = Verifier(kb, k=args.k, mode=args.search)
         if args.batch:
             for n in range(0, len(lines), BATCH):
                 chunk = lines[n:n + BATCH]

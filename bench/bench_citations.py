@@ -73,7 +73,7 @@ def worst(result) -> str:
     return max(verdicts, key=order.__getitem__)
 
 
-def run_language(lang: str, limit: int, kb_root: Path, docs_root: Path) -> dict:
+def run_language(lang: str, limit: int, kb_root: Path, docs_root: Path, mode: str = "hybrid") -> dict:
     from assistant.verify import Verifier
     from index.kb import KnowledgeBase
 
@@ -84,7 +84,7 @@ def run_language(lang: str, limit: int, kb_root: Path, docs_root: Path) -> dict:
         kb.index([str(docs_root)])
         index_s = time.perf_counter() - t0
         claims = make_claims(questions, lang, limit)
-        verifier = Verifier(kb)
+        verifier = Verifier(kb, mode=mode)
         verifier.verify("warm up the search and the analyser.")
         counts = {k: {"n": 0, "supported": 0} for k in ("true", "qa", "swapped", "qwrong")}
         jobs = [(rec, kind) for rec in claims for kind in ("true", "qa", "swapped", "qwrong") if kind in rec]
@@ -120,6 +120,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--langs", default="en,ru,ja")
     ap.add_argument("--kb-cache", type=Path, default=None,
                     help="keep the knowledge bases here between runs (indexing is the slow part)")
+    ap.add_argument("--search", choices=("hybrid", "lexical"), default="hybrid",
+                    help="how verify finds candidate passages (default hybrid, as the CLI)")
     args = ap.parse_args(argv)
     langs = [x.strip() for x in args.langs.split(",") if x.strip()]
     missing = [x for x in langs if x not in evalsets.SETS or not evalsets.available(x)]
@@ -130,7 +132,7 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="docent-bench-cit-") as tmp:
         base = args.kb_cache or Path(tmp)
         for lang in langs:
-            rows.append(run_language(lang, args.limit, base / f"kb_{lang}", base / f"docs_{lang}"))
+            rows.append(run_language(lang, args.limit, base / f"kb_{lang}", base / f"docs_{lang}", args.search))
     ok = True
     print(f"{'lang':4} {'claims':>6} {'true+span':>9} {'q+a':>6} {'swapped':>8} {'q+wrong':>8} {'sent/s':>7}")
     for r in rows:

@@ -26,6 +26,18 @@ from functools import lru_cache
 
 from index import analysis
 
+@lru_cache(maxsize=16384)
+def tokens(text: str) -> tuple[analysis.Token, ...]:
+    """analysis.tokens, cached: a source passage is checked against many sentences."""
+    return tuple(analysis.tokens(text))
+
+
+@lru_cache(maxsize=16384)
+def content_tokens(text: str) -> tuple[analysis.Token, ...]:
+    """analysis.content_tokens, cached likewise."""
+    return tuple(analysis.content_tokens(text))
+
+
 _FULLWIDTH_DIGITS = str.maketrans("０１２３４５６７８９，．％", "0123456789,.%")
 
 
@@ -274,7 +286,7 @@ def numbers(text: str) -> list[Fact]:
         unit = after if after and after in _JA_COUNTERS else ""
         out.append(Fact("number", m.start(), m.end(), frozenset({float(value)}), unit,
                         unit_end=m.end() + 1 if unit else 0))
-    for tok in analysis.tokens(text):
+    for tok in tokens(text):
         if tok.kind != "word":
             continue
         value = _EN_NUMBER_WORDS.get(tok.word)
@@ -307,7 +319,7 @@ _JA_MONTH = re.compile(r"(\d{1,2}|[一二三四五六七八九十]+)月")
 
 def months(text: str) -> list[Fact]:
     out: list[Fact] = []
-    for tok in analysis.tokens(text):
+    for tok in tokens(text):
         if tok.kind != "word":
             continue
         value = None
@@ -347,7 +359,7 @@ def names(text: str, language: str | None = None) -> list[Fact]:
     """Names: capitalised words not at a sentence start, Latin words in non-Latin text, katakana runs."""
     language = language or analysis.detect_language(text)
     out: list[Fact] = []
-    for tok in analysis.tokens(text):
+    for tok in tokens(text):
         if tok.kind != "word" or len(tok.word) < 2:
             continue
         surface = text[tok.start:tok.end]
@@ -376,7 +388,7 @@ _JA_NEG = re.compile(r"(?<![少危幼汚切つまらくだ])ない|ません|な
 
 def negations(text: str, language: str | None = None) -> list[Negation]:
     """Negation words with the term each governs: the next content term (en, ru), the previous one (ja)."""
-    toks = analysis.tokens(text)
+    toks = tokens(text)
     content = [t for t in toks if t.kind != "word" or (len(t.word) > 1 and not analysis.is_stopword(t.word))]
     words = analysis.NEGATIONS["en"] | analysis.NEGATIONS["ru"]
     out: list[Negation] = []
