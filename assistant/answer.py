@@ -50,7 +50,7 @@ class Answer:
             ],
             "answer": self.answer,
             "mode": self.mode,
-            "citations": [c.to_json() for c in self.citations],
+            "citations": [c.to_json(self.answer) for c in self.citations],
             "unsupported": [u.to_json() for u in self.unsupported],
             "timings": dict(self.timings),
             "model": dict(self.model),
