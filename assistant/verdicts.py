@@ -224,7 +224,7 @@ def _lcs(a: list[str], b: list[str]) -> list[tuple[int, int]]:
     return pairs
 
 
-def replacements(claim: Claim, span_text: str, span_tokens, absent_terms: set[str], max_gap: int = 8,
+def replacements(claim: Claim, span_text: str, span_tokens, absent_terms: set[str], max_chars: int = 70,
                  coverage: float = 0.8):
     """Slots where the claim says something the source does not, and the source says something else there.
 
@@ -241,7 +241,7 @@ def replacements(claim: Claim, span_text: str, span_tokens, absent_terms: set[st
     anchors = [(-1, None)] + pairs + [(len(c_toks), None)]
     for (i0, j0), (i1, j1) in zip(anchors, anchors[1:]):
         gap = c_toks[i0 + 1:i1]
-        if not gap or len(gap) > max_gap or not any(t.term in absent_terms for t in gap):
+        if not gap or gap[-1].end - gap[0].start > max_chars or not any(t.term in absent_terms for t in gap):
             continue
         # the rest of the claim must follow the source in order: a sentence with one slot changed
         if len(pairs) < coverage * (len(c_toks) - len(gap)):
@@ -264,7 +264,6 @@ def replacements(claim: Claim, span_text: str, span_tokens, absent_terms: set[st
                     break
                 src.append(t)
                 prev = t
-        src = [t for t in src if t.term not in claim.terms]
         claim_chars = gap[-1].end - gap[0].start
         if src and src[-1].end - src[0].start <= min(3 * claim_chars + 12, 80):
             yield gap[0].start, gap[-1].end, src
