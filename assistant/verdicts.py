@@ -36,6 +36,7 @@ class Rules:
     missing_share: float = 0.5       # claim weight found in neither span nor passage, at most
     specific_idf: float = 0.0        # a missing term rarer than this (idf / max idf) is never tolerated
     conflict_recall: float = 0.4     # a contradiction needs a span about the same thing
+    absent_run: int = 3              # this many source-less words in a row are never a paraphrase
 
 
 _INTERROGATIVES = frozenset(
@@ -345,11 +346,24 @@ def judge(
     need = rules.min_recall if claim.lead_end else rules.support_recall
     if not missing and recall >= need:
         return Judgement(SUPPORTED, recall, absent=share)
-    tolerated = share <= rules.missing_share and not specific and not replaced and not claim.lead_end
+    tolerated = share <= rules.missing_share and not specific and not replaced and not claim.lead_end \
+        and _longest_run(claim, absent) < rules.absent_run
     if recall >= need and tolerated \
             and not any(_is_fact_span(claim, a, b) for a, b in missing):
         return Judgement(SUPPORTED, recall, absent=share)  # a few general words of a paraphrase: tolerated
     return Judgement(PARTIAL, recall, missing, absent=share)
+
+
+def _longest_run(claim: Claim, absent: list[analysis.Token]) -> int:
+    """The most claim tokens in a row that the source does not hold (a clause of its own, not a synonym)."""
+    missing = {(t.start, t.end) for t in absent if not is_weak(t.term)}
+    best = run = 0
+    for t in claim.tokens:
+        if is_weak(t.term):
+            continue
+        run = run + 1 if (t.start, t.end) in missing else 0
+        best = max(best, run)
+    return best
 
 
 def _is_fact_span(claim: Claim, a: int, b: int) -> bool:
