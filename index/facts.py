@@ -32,10 +32,27 @@ def tokens(text: str) -> tuple[analysis.Token, ...]:
     return tuple(analysis.tokens(text))
 
 
+# Unit abbreviations read as the unit's word, so "9,288 km" meets "9,288 kilometres".
+_UNIT_ALIASES = {
+    "km": "kilometre", "m": "metre", "cm": "centimetre", "mm": "millimetre", "kg": "kilogram", "g": "gram",
+    "mi": "mile", "ft": "foot", "lb": "pound", "lbs": "pound", "kw": "kilowatt", "mw": "megawatt",
+    "км": "километр", "м": "метр", "см": "сантиметр", "мм": "миллиметр", "кг": "килограмм", "г": "грамм",
+    "т": "тонна", "квт": "киловатт", "мвт": "мегаватт", "ч": "час", "мин": "минута", "сек": "секунда",
+}
+
+
+@lru_cache(maxsize=1024)
+def _alias_term(word: str) -> str:
+    return analysis.terms(_UNIT_ALIASES[word])[0]
+
+
 @lru_cache(maxsize=16384)
 def content_tokens(text: str) -> tuple[analysis.Token, ...]:
-    """analysis.content_tokens, cached likewise."""
-    return tuple(analysis.content_tokens(text))
+    """analysis.content_tokens, cached, with unit abbreviations as their unit's term ("km" -> "kilometr")."""
+    return tuple(
+        analysis.Token(t.start, t.end, _alias_term(t.word), t.kind, t.word) if t.word in _UNIT_ALIASES else t
+        for t in analysis.content_tokens(text)
+    )
 
 
 _FULLWIDTH_DIGITS = str.maketrans("０１２３４５６７８９，．％", "0123456789,.%")
@@ -238,6 +255,8 @@ def _unit_after(text: str, end: int) -> tuple[str, int]:
         return word[:1], m.start(1) + 1
     if word in _PERCENT:
         return "%", m.end(1)
+    if word in _UNIT_ALIASES:
+        return _alias_term(word), m.end(1)
     if analysis.is_stopword(word):
         return "", end
     terms = analysis.terms(word)

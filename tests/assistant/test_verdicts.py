@@ -38,6 +38,7 @@ def check(claim: str, docs=DOCS):
     ("The railway connects Moscow with Vladivostok.", 0),
     ("Vladivostok is connected with Moscow by the Trans-Siberian Railway.", 0),   # other order, other form
     ("The line is 9288 kilometres long and crosses eight time zones.", 0),         # 9288 == 9,288
+    ("The line is 9,288 km long.", 0),                                             # km == kilometres
     ("Construction of the railway began in May 1891.", 0),
     ("Строительство магистрали началось в мае 1891 года.", 1),
     ("Длина магистрали составляет 9 288 километров.", 1),
@@ -58,6 +59,7 @@ def test_faithful_paraphrase_stays_supported(claim, doc):
     ("The Trans-Siberian Railway connects Moscow with Beijing.", "Beijing", "Vladivostok"),  # name
     ("Строительство началось 31 мая 1895 года.", "1895", "1891"),
     ("Длина магистрали составляет 9 500 километров.", "9 500", "9288"),
+    ("Её длина составляет 9500 км.", "9500", "9288"),
     ("Транссибирская магистраль соединяет Москву и Пекин.", "Пекин", "Владивосток"),
     ("千利休は1525年に堺で生まれた。", "1525", "1522"),
     ("茶会には四百人が集まった。", "四百", "三百"),                                  # Japanese number words
