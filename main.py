@@ -17,6 +17,10 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     index_commands.register(sub, common)
     assistant_commands.register(sub, common)
+    from assistant import self_test, verify_cli
+
+    self_test.register(sub, common)
+    verify_cli.register(sub, common)
     return parser
 
 
