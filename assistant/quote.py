@@ -22,7 +22,8 @@ The answer is the best sentence plus up to two more that score close to it (at
 most 3 sentences); a sentence that opens with a pronoun or connector ("It",
 "This", "Он", "Это", "それ" ...) brings its predecessor. Nothing above the
 threshold: "not found" in the question's language. Citations point at the
-file's extracted text exactly as the generated answers' do.
+file's extracted text exactly as the generated answers' do. The conversation's
+history is not used: a quote answers the question as asked.
 """
 from __future__ import annotations
 
@@ -39,7 +40,7 @@ from assistant.answer import Answer
 from assistant.citations import Citation
 from assistant.language import NOT_FOUND, message_language
 from assistant.protocol import OnStep1, OnToken, Retriever
-from index.analysis import content_tokens, detect_language, normalize
+from index.analysis import content_tokens, detect_language, is_cjk, normalize
 from index.sentences import split_sentences
 from index.types import SourceDocument
 
@@ -208,6 +209,17 @@ class _VectorCache:
                 self.items.popitem(last=False)
 
 
+def _separator(before: str, after: str) -> str:
+    """What joins two quoted sentences so that the answer splits into exactly these sentences again:
+    a space (nothing between CJK sentences), or a line break where the text would run on
+    (a quote cut at a line break, an odd character after a full stop)."""
+    sep = "" if is_cjk(before[-1]) and is_cjk(after[0]) or before[-1] in "。！？」』" else " "
+    joined = before + sep + after
+    if split_sentences(joined) == [(0, len(before)), (len(before) + len(sep), len(joined))]:
+        return sep
+    return "\n"
+
+
 class QuotePipeline:
     """An AnswerPipeline (assistant.protocol) that answers with the documents' own sentences."""
 
@@ -226,8 +238,9 @@ class QuotePipeline:
         rank_decay: float = 0.06,
         companion_ratio: float = 0.6,
         shortlist: int = 24,
-        embed_limit: int = 4,
+        embed_limit: int = 3,
         follow: bool = True,
+        ambiguity: float = 0.7,
     ):
         self.embedder = embedder
         self.mode_reason = mode_reason
@@ -240,6 +253,7 @@ class QuotePipeline:
         self.companion_ratio = companion_ratio  # a second/third sentence must score this close to the best
         self.shortlist = shortlist            # sentences weighed beyond their terms
         self.embed_limit = embed_limit        # of which embedded (the time cost; the rest get the lowest cosine)
+        self.ambiguity = ambiguity            # meaning is consulted when the runner-up scores this close
         self.follow = follow                  # a chosen sentence brings a successor that points back to it
         self.warnings: list[str] = []
         self._vectors = _VectorCache()
@@ -345,7 +359,8 @@ class QuotePipeline:
                 s.lexical = 0.0
             s.score = s.lexical / (1 + self.rank_decay * s.doc)
         shortlist = sorted(sentences, key=lambda s: -s.score)[: self.shortlist]
-        self._add_meaning(question, docs, shortlist)
+        if len(shortlist) > 1 and shortlist[1].score >= self.ambiguity * shortlist[0].score:
+            self._add_meaning(question, docs, shortlist)  # the terms alone do not settle it
         for s in shortlist:
             doc = docs[s.doc].content
             s.kind = has_kind(doc[s.start:s.end], kind, question)
@@ -435,7 +450,7 @@ class QuotePipeline:
             doc = docs[s.doc]
             quote = doc.content[s.start:s.end]
             if parts:
-                sep = "" if detect_language(quote) in ("ja", "zh") and detect_language(parts[-1]) in ("ja", "zh") else " "
+                sep = _separator(parts[-1], quote)
                 parts.append(sep)
                 pos += len(sep)
             citations.append(Citation(pos, pos + len(quote), s.doc, quote, doc.char_start + s.start,

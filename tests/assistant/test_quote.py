@@ -214,3 +214,13 @@ def test_sentences_that_point_back():
     assert not needs_predecessor("Iterations were slow.")
     assert not needs_predecessor("Онтарио — провинция Канады.")  # a word that only starts like a pronoun
     assert not needs_predecessor("Каменный мост построен из гранита.")
+
+
+def test_meaning_counts_only_where_the_embedding_model_covers_the_language(kb):
+    """The bundled MiniLM is English-only: English questions get cosines, Russian ones terms alone."""
+    quote = QuotePipeline(kb.embedder, ambiguity=0.0)  # always consult meaning, not only when terms tie
+    en = quote.score("How deep is Lake Veltor?", kb.documents_for("How deep is Lake Veltor?"))
+    assert any(s.dense != 0.0 for s in en)
+    assert kb.embedder.supports("en") and not kb.embedder.supports("ru")
+    ru = quote.score("Сколько мостов в Северограде?", kb.documents_for("Сколько мостов в Северограде?"))
+    assert ru and all(s.dense == 0.0 for s in ru)
