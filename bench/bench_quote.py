@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
 import sys
 import tempfile
@@ -198,6 +199,7 @@ def main() -> int:
                   f"{r['cited']:6.3f} {r['sentences']:5.2f} {r['retrieved']:7.3f} {r['quote_ms_mean']:6.1f} "
                   f"{r['quote_ms_p95']:6.1f} {r['retrieval_ms_mean']:6.1f} {r['absent_questions']:6d} "
                   f"{r['false_found']:7.3f}  {gen}")
+        print(f"load average at the end: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
         print(f"targets: holds >= {TARGET_HOLDS}, cited = 1.000, ms (mean quote time on top of retrieval) "
               f"<= {TARGET_MS:.0f}; {'MISSED: ' + ', '.join(failed) if failed else 'all met'}")
     return 1 if failed else 0
