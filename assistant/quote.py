@@ -10,9 +10,11 @@ Every sentence of the documents is scored by
   its predecessor (the answer often sits one sentence after the words that name
   the subject);
 - meaning: cosine to the question with the knowledge base's embedding model,
-  when it covers the question's language (the bundled MiniLM is English-only);
-  only a short list of the lexically best sentences is embedded, and vectors
-  are cached per sentence text, so documents seen before cost nothing;
+  when it covers the question's language (the bundled MiniLM is English-only)
+  and the terms leave a near tie; only the few lexically best sentences are
+  embedded, in one batch with the question, and vectors are cached per
+  sentence text, so documents seen before cost nothing (embedding is the time
+  cost: bench/bench_quote.py measures it);
 - the kind of answer asked for: how many / when / who / where questions (and
   their Russian and Japanese forms) prefer sentences holding a number, a date,
   a name or a place the question does not already hold;
@@ -246,9 +248,9 @@ class QuotePipeline:
         self.mode_reason = mode_reason
         self.k = k
         self.threshold = threshold            # the best sentence must hold this share of the question's weight
-        self.dense_weight = dense_weight
+        self.dense_weight = dense_weight      # cosine's weight next to the term share (0..1 each)
         self.context_weight = context_weight  # share of the lexical score taken from sentence + predecessor
-        self.kind_bonus = kind_bonus
+        self.kind_bonus = kind_bonus          # score * (1 + kind_bonus) for a sentence with the kind asked for
         self.rank_decay = rank_decay          # score / (1 + rank_decay * document rank)
         self.companion_ratio = companion_ratio  # a second/third sentence must score this close to the best
         self.shortlist = shortlist            # sentences weighed beyond their terms
