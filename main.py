@@ -21,6 +21,10 @@ def build_parser() -> argparse.ArgumentParser:
         assistant_commands = None
     if assistant_commands is not None and hasattr(assistant_commands, "register"):
         assistant_commands.register(sub, common)
+    from assistant import self_test, verify_cli
+
+    self_test.register(sub, common)
+    verify_cli.register(sub, common)
     return parser
 
 

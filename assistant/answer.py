@@ -49,7 +49,7 @@ class Answer:
                 for i, d in enumerate(self.documents)
             ],
             "answer": self.answer,
-            "citations": [c.to_json() for c in self.citations],
+            "citations": [c.to_json(self.answer) for c in self.citations],
             "unsupported": [u.to_json() for u in self.unsupported],
             "timings": dict(self.timings),
             "model": dict(self.model),

@@ -16,7 +16,7 @@ from typing import Callable, Sequence
 
 from index.sentences import split_sentences
 from assistant.errors import BudgetError
-from assistant.grammar import max_output
+from assistant.grammar import MAX_IDS, max_output
 from assistant.prompts import PromptBuilder, Turn, documents_json
 from index.types import SourceDocument
 
@@ -129,7 +129,9 @@ class ContextBudget:
         # prompt is measured once and trimmed further if tokenization at the seams disagrees.
         docs: list[SourceDocument] = []
         truncated = 0
-        clipped_input = [clip_document(d, self.max_doc_chars) for d in documents]
+        if len(documents) > MAX_IDS:  # step 1's grammar names at most MAX_IDS documents
+            warnings.append(f"{len(documents) - MAX_IDS} document(s) beyond the first {MAX_IDS} left out")
+        clipped_input = [clip_document(d, self.max_doc_chars) for d in documents[:MAX_IDS]]
         truncated += sum(1 for a, b in zip(documents, clipped_input) if a is not b)
         used = self._prompt_need(question, [], kept)
         for doc in clipped_input:
@@ -168,8 +170,11 @@ class ContextBudget:
         dropped_docs = len(documents) - len(docs)
         if dropped_docs:
             warnings.append(f"{dropped_docs} document(s) left out to fit the context window of {self.n_ctx} tokens")
-        if documents and not docs:
-            warnings.append("no document fits the context window; use a larger n_ctx or a shorter question")
+        if documents and not docs:  # an error, not "the documents hold no answer": nothing was read
+            raise BudgetError(
+                f"no document fits the context window of {self.n_ctx} tokens next to the question and the "
+                f"answer's {answer_tokens} tokens; use a larger context (--n-ctx) or a shorter question"
+            )
 
         dj = documents_json((d.title, d.content) for d in docs)
         step1 = self.builder.step1(question, dj, kept)

@@ -1,12 +1,15 @@
-"""Sentence-level citations: which document span backs each answer sentence.
+"""Sentence-level citations with a verdict: which span backs each answer sentence, and how.
 
-Method (lexical, no model): the answer is split into sentences (ru/en/ja
-aware); every selected document is split the same way into candidate spans
-(single sentences and pairs of adjacent sentences).  Texts become the
-analyser's content terms (index.analysis: stems, CJK bigrams, numbers).  A candidate's score is the share of the
-answer sentence's term weight (IDF over the candidate spans) that it
-contains: "how much of this sentence does this passage support".  The best
-candidate above a threshold becomes the citation; the rest is `unsupported`.
+Method (lexical, no model): the answer is split into sentences (index/sentences);
+every document is split the same way into candidate spans (single sentences
+and pairs of adjacent sentences). Texts become the analyser's content terms
+(index/analysis: stems, CJK bigrams, numbers). A candidate's score is the
+share of the sentence's term weight (IDF over the candidate spans; numbers
+and names count double) that it contains. The best few candidates are judged
+by assistant/verdicts.py, inside their document: supported, partial,
+contradicted or unsupported. Supported, partial and contradicted sentences
+get a Citation (the span that supports them, or the one that says otherwise);
+unsupported ones are listed apart.
 """
 from __future__ import annotations
 
@@ -16,16 +19,15 @@ from functools import lru_cache
 from typing import Sequence
 
 from index.analysis import content_terms as terms
+from index.facts import content_tokens
 from index.sentences import split_sentences
+from assistant.verdicts import (  # noqa: F401 - re-exported: one place to import verdict names from
+    CONTRADICTED, PARTIAL, RANK, SUPPORTED, UNSUPPORTED, VERDICTS, Claim, Judgement, Rules, comparable_terms,
+    is_weak, judge,
+)
 
-
-def _is_weak(term: str) -> bool:
-    """Hiragana-only bigrams and single kana are mostly grammar, not content."""
-    return all(0x3040 <= ord(c) <= 0x309F or c in "ー" for c in term)
-
-
-# --------------------------------------------------------------------------
-# alignment
+FACT_GAIN = 2.0   # numbers and names weigh this much more when choosing a span
+TOP = 3           # candidates judged per sentence
 
 
 @dataclass(frozen=True)
@@ -37,16 +39,27 @@ class Citation:
     span_start: int       # offsets in the file's extracted text
     span_end: int
     score: float = 0.0
+    verdict: str = SUPPORTED
+    missing: tuple[tuple[int, int], ...] = ()   # answer offsets of words the source does not hold
+    conflict: dict | None = None                 # {"claim", "source", answer and file offsets}
 
-    def to_json(self) -> dict:
-        return {
+    def to_json(self, answer: str | None = None) -> dict:
+        out = {
             "answer_start": self.answer_start,
             "answer_end": self.answer_end,
             "doc_id": self.doc_id,
             "quote": self.quote,
             "span_start": self.span_start,
             "span_end": self.span_end,
+            "verdict": self.verdict,
+            "missing": missing_json(self.missing, answer),
+            "conflict": dict(self.conflict) if self.conflict else None,
         }
+        return out
+
+
+def missing_json(missing: Sequence[tuple[int, int]], text: str | None) -> list[dict]:
+    return [{"start": a, "end": b, **({"text": text[a:b]} if text is not None else {})} for a, b in missing]
 
 
 @dataclass(frozen=True)
@@ -55,7 +68,7 @@ class Unsupported:
     answer_end: int
 
     def to_json(self) -> dict:
-        return {"answer_start": self.answer_start, "answer_end": self.answer_end}
+        return {"answer_start": self.answer_start, "answer_end": self.answer_end, "verdict": UNSUPPORTED}
 
 
 @dataclass
@@ -63,6 +76,13 @@ class Alignment:
     citations: list[Citation] = field(default_factory=list)
     unsupported: list[Unsupported] = field(default_factory=list)
     uncited_doc_ids: list[int] = field(default_factory=list)
+
+    def counts(self) -> dict[str, int]:
+        out = {v: 0 for v in VERDICTS}
+        for c in self.citations:
+            out[c.verdict] += 1
+        out[UNSUPPORTED] += len(self.unsupported)
+        return out
 
 
 @dataclass(frozen=True)
@@ -86,101 +106,168 @@ class _Candidate:
 @lru_cache(maxsize=4096)
 def _doc_candidates(content: str) -> tuple[tuple[int, int, frozenset], ...]:
     sents = split_sentences(content)
-    sent_terms = [frozenset(terms(content[a:b])) for a, b in sents]
+    sent_terms = [comparable_terms(content_tokens(content[a:b]), content[a:b]) for a, b in sents]
     out = [(a, b, t) for (a, b), t in zip(sents, sent_terms)]
     for k in range(len(sents) - 1):
         out.append((sents[k][0], sents[k + 1][1], sent_terms[k] | sent_terms[k + 1]))
     return tuple(out)
 
 
-class Aligner:
-    """Aligns answer sentences to document spans.
+@lru_cache(maxsize=1024)
+def _doc_terms(content: str) -> frozenset:
+    return comparable_terms(content_tokens(content), content)
 
-    threshold: the minimum share of the sentence's term weight a span must contain.
+
+@dataclass
+class Prepared:
+    """Candidate spans of a set of documents, with IDF over them and an inverted index."""
+
+    candidates: list[_Candidate]
+    idf: dict[str, float]
+    unseen: float
+    postings: dict[str, list[int]]   # term -> candidates holding it
+    span_weight: list[float]         # sum of idf over each candidate's terms
+
+
+@lru_cache(maxsize=64)
+def _prepare(docs: tuple[tuple[int, str], ...]) -> Prepared:
+    candidates: list[_Candidate] = []
+    for doc_id, content in docs:
+        sentences = _doc_candidates(content)
+        n_single = (len(sentences) + 1) // 2
+        for k, (a, b, t) in enumerate(sentences):
+            candidates.append(_Candidate(doc_id, a, b, t, k >= n_single))
+    n = max(len(candidates), 1)
+    postings: dict[str, list[int]] = {}
+    for i, c in enumerate(candidates):
+        for term in c.terms:
+            postings.setdefault(term, []).append(i)
+    idf = {term: math.log(1 + n / len(ids)) for term, ids in postings.items()}
+    span_weight = [sum(idf[t] for t in c.terms) or 1.0 for c in candidates]
+    return Prepared(candidates, idf, math.log(1 + n), postings, span_weight)
+
+
+@dataclass
+class SentenceCheck:
+    """One sentence's verdict and the span it rests on (None when unsupported)."""
+
+    start: int
+    end: int
+    verdict: str
+    doc_id: int | None = None
+    span_start: int = 0   # offsets inside the document's content
+    span_end: int = 0
+    recall: float = 0.0
+    missing: list[tuple[int, int]] = field(default_factory=list)  # offsets in the checked text
+    conflict: dict | None = None                                   # claim_* in the text, source_* in content
+    absent: float = 0.0   # share of the sentence's weight found in neither the span nor its document
+
+
+class Aligner:
+    """Aligns answer sentences to document spans and gives each a verdict.
+
+    threshold: the minimum share of the sentence's term weight a span must contain to be cited at all.
     """
 
-    def __init__(self, threshold: float = 0.3, min_matched_terms: int = 2, window_gain: float = 0.0):
-        self.threshold = threshold
-        self.min_matched_terms = min_matched_terms
-        self.window_gain = window_gain  # a two-sentence span must add this much recall to beat one sentence
+    def __init__(self, threshold: float = 0.3, min_matched_terms: int = 2, rules: Rules | None = None):
+        self.rules = rules or Rules(min_recall=threshold, min_matched=min_matched_terms)
+        self.threshold = self.rules.min_recall
 
-    def _prepare(self, docs: Sequence[CiteDoc]) -> tuple[list[_Candidate], dict[str, float]]:
-        candidates: list[_Candidate] = []
-        sentence_terms: list[frozenset] = []
-        for doc in docs:
-            sentences = _doc_candidates(doc.content)
-            n_single = (len(sentences) + 1) // 2
-            for k, (a, b, t) in enumerate(sentences):
-                candidates.append(_Candidate(doc.doc_id, a, b, t, k >= n_single))
-        for c in candidates:
-            sentence_terms.append(c.terms)
-        n = max(len(sentence_terms), 1)
-        df: dict[str, int] = {}
-        for t in sentence_terms:
-            for term in t:
-                df[term] = df.get(term, 0) + 1
-        idf = {term: math.log(1 + n / d) for term, d in df.items()}
-        return candidates, idf
+    def prepare(self, docs: Sequence[CiteDoc]) -> Prepared:
+        return _prepare(tuple((d.doc_id, d.content) for d in docs))
 
-    def align_sentence(
-        self, sentence: str, docs: Sequence[CiteDoc], prepared=None
-    ) -> tuple[_Candidate | None, float]:
-        candidates, idf = prepared or self._prepare(docs)
-        sent_terms = set(terms(sentence))
-        if not sent_terms or not candidates:
-            return None, 0.0
-        unseen = math.log(1 + max(len(candidates), 1))  # a term no document has: full weight
-        weights = {t: idf.get(t, unseen) * (0.3 if _is_weak(t) else 1.0) for t in sent_terms}
-        total = sum(weights.values())
-        best, best_key = None, (0.0, 0.0, 0)
-        for c in candidates:
-            common = sent_terms & c.terms
-            if not common:
-                continue
-            recall = sum(weights[t] for t in common) / total
-            span_weight = sum(idf.get(t, unseen) for t in c.terms) or 1.0
-            precision = sum(idf.get(t, unseen) for t in common) / span_weight
-            if c.window:
-                recall -= self.window_gain
-            key = (round(recall, 6), round(precision, 6), -(c.end - c.start))
-            if key > best_key:
-                best, best_key = c, key
-        if best is None:
-            return None, 0.0
-        if best.window:
-            best_key = (best_key[0] + self.window_gain,) + best_key[1:]
-        matched = len(sent_terms & best.terms)
-        recall = best_key[0]
-        if recall < self.threshold or matched < min(self.min_matched_terms, len(sent_terms)):
-            return None, recall
-        return best, recall
+    def _ranked(self, claim: Claim, prepared: Prepared) -> tuple[list[tuple[float, _Candidate]], dict[str, float]]:
+        fact_terms = _fact_terms(claim)
+        weights = {t: prepared.idf.get(t, prepared.unseen) * (0.3 if is_weak(t) else 1.0) for t in claim.terms}
+        choose = {t: w * (FACT_GAIN if t in fact_terms else 1.0) for t, w in weights.items()}
+        total = sum(choose.values()) or 1.0
+        recall: dict[int, float] = {}
+        shared: dict[int, float] = {}
+        for t in claim.terms:
+            for i in prepared.postings.get(t, ()):
+                recall[i] = recall.get(i, 0.0) + choose[t]
+                shared[i] = shared.get(i, 0.0) + prepared.idf[t]
+        cands = prepared.candidates
+        scored = sorted(
+            ((round(r / total, 6), round(shared[i] / prepared.span_weight[i], 6), -(cands[i].end - cands[i].start)), i)
+            for i, r in recall.items()
+        )
+        scored.reverse()
+        return [(key[0], cands[i]) for key, i in scored[:TOP]], weights
+
+    def check(self, text: str, start: int, end: int, docs: dict[int, CiteDoc], prepared: Prepared) -> SentenceCheck:
+        """The verdict of text[start:end] against the prepared documents."""
+        sentence = text[start:end]
+        claim = Claim.of(sentence)
+        if not claim.terms or not prepared.candidates:
+            return SentenceCheck(start, end, UNSUPPORTED)
+        ranked, weights = self._ranked(claim, prepared)
+        max_idf = prepared.unseen
+        # The best-ranked span speaks for the sentence; a lower-ranked one replaces it only
+        # when it supports the sentence with more of its words (another document saying it fully).
+        best: tuple | None = None
+        for _, c in ranked:
+            content = docs[c.doc_id].content
+            j = judge(claim, weights, content[c.start:c.end], c.terms, content, _doc_terms(content),
+                      self.rules, max_idf)
+            if best is None:
+                best = (j, c)
+                if j.verdict == SUPPORTED:
+                    break
+            elif j.verdict == SUPPORTED and j.recall > best[0].recall:
+                best = (j, c)
+                break
+        if best is None or best[0].verdict == UNSUPPORTED:
+            return SentenceCheck(start, end, UNSUPPORTED, recall=best[0].recall if best else 0.0)
+        j, c = best
+        conflict = None
+        if j.conflict:
+            conflict = dict(j.conflict)
+            conflict["claim_start"] += start
+            conflict["claim_end"] += start
+            conflict["source_start"] += c.start
+            conflict["source_end"] += c.start
+        return SentenceCheck(start, end, j.verdict, c.doc_id, c.start, c.end, round(j.recall, 4),
+                             [(a + start, b + start) for a, b in j.missing], conflict, round(j.absent, 4))
+
+    def check_text(self, text: str, docs: Sequence[CiteDoc]) -> list[SentenceCheck]:
+        """Every sentence of `text` with content, checked against `docs`."""
+        by_id = {d.doc_id: d for d in docs}
+        prepared = self.prepare(docs)
+        return [self.check(text, a, b, by_id, prepared) for a, b in split_sentences(text) if terms(text[a:b])]
 
     def align(self, answer: str, docs: Sequence[CiteDoc], cited_ids: Sequence[int] | None = None) -> Alignment:
         """Cite every sentence of `answer` from `docs`; ids in cited_ids that support nothing are reported."""
         by_id = {d.doc_id: d for d in docs}
-        prepared = self._prepare(docs)
         result = Alignment()
-        for a, b in split_sentences(answer):
-            sentence = answer[a:b]
-            if not terms(sentence):
-                continue  # punctuation, a lone "Итак:" - nothing to support
-            best, score = self.align_sentence(sentence, docs, prepared)
-            if best is None:
-                result.unsupported.append(Unsupported(a, b))
+        for s in self.check_text(answer, docs):
+            if s.verdict == UNSUPPORTED:
+                result.unsupported.append(Unsupported(s.start, s.end))
                 continue
-            doc = by_id[best.doc_id]
-            result.citations.append(
-                Citation(
-                    answer_start=a,
-                    answer_end=b,
-                    doc_id=best.doc_id,
-                    quote=doc.content[best.start:best.end],
-                    span_start=doc.char_start + best.start,
-                    span_end=doc.char_start + best.end,
-                    score=round(score, 4),
-                )
-            )
-        cited = {c.doc_id for c in result.citations}
+            doc = by_id[s.doc_id]
+            result.citations.append(citation_of(s, doc))
+        cited = {c.doc_id for c in result.citations if c.verdict != CONTRADICTED}
         ids = list(cited_ids) if cited_ids is not None else [d.doc_id for d in docs]
         result.uncited_doc_ids = [i for i in ids if i not in cited]
         return result
+
+
+def citation_of(s: SentenceCheck, doc: CiteDoc) -> Citation:
+    conflict = None
+    if s.conflict:
+        conflict = dict(s.conflict)
+        conflict["source_start"] += doc.char_start
+        conflict["source_end"] += doc.char_start
+    return Citation(
+        answer_start=s.start, answer_end=s.end, doc_id=doc.doc_id,
+        quote=doc.content[s.span_start:s.span_end],
+        span_start=doc.char_start + s.span_start, span_end=doc.char_start + s.span_end,
+        score=s.recall, verdict=s.verdict, missing=tuple(s.missing), conflict=conflict,
+    )
+
+
+def _fact_terms(claim: Claim) -> set[str]:
+    out = set()
+    for f in claim.facts.all():
+        out.update(t.term for t in claim.tokens if f.start <= t.start < f.end)
+    return out

@@ -1,4 +1,4 @@
-"""CLI commands of the assistant: `ask` and `self-test` (DESIGN.md section 4).
+"""CLI command `ask` of the assistant (DESIGN.md section 4); `self-test` is assistant/self_test.py.
 
 Thin handlers: retrieval is the knowledge base's (`KnowledgeBase.documents_for`),
 answering is `GroundedPipeline`'s.  Expected failures (missing or corrupt model,
@@ -8,9 +8,7 @@ stderr, exit code 1.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
-import tempfile
 import threading
 import time
 from pathlib import Path
@@ -43,13 +41,6 @@ def register(subparsers, common_parent: argparse.ArgumentParser | None) -> None:
     _add_endpoint_options(ask)
     ask.set_defaults(func=cmd_ask)
 
-    st = subparsers.add_parser(
-        "self-test",
-        parents=parents,
-        help="headless end-to-end check (index sample documents, ask, verify citations); exit 0/1",
-    )
-    _add_model_options(st)
-    st.set_defaults(func=cmd_self_test)
 
 
 def _add_model_options(p: argparse.ArgumentParser) -> None:
@@ -238,120 +229,3 @@ def cmd_ask(args) -> int:
         if runtime is not None:
             runtime.close()
         kb.close()
-
-
-# --------------------------------------------------------------------------
-# self-test
-
-_FALLBACK_DOCS = {
-    "docent.en.txt": (
-        "Docent answers questions from your own documents. Every answer sentence points to the passage "
-        "that supports it. The model runs locally, so nothing is sent to the network."
-    ),
-    "transsib.ru.txt": (
-        "Транссибирская магистраль соединяет Москву и Владивосток. Её длина составляет 9288 километров. "
-        "Строительство началось в 1891 году."
-    ),
-    "chado.ja.txt": "茶道は日本の伝統文化である。わび茶を大成したのは千利休である。",
-}
-
-
-def _sample_docs(tmp: Path) -> tuple[Path, list[dict]]:
-    try:
-        from index.config import sample_docs_dir
-
-        folder = sample_docs_dir()
-    except ImportError:
-        folder = None
-    if folder is not None and folder.is_dir() and any(folder.iterdir()):
-        questions = []
-        qfile = folder / "questions.json"
-        if qfile.exists():
-            try:
-                questions = json.loads(qfile.read_text(encoding="utf-8"))
-            except (OSError, ValueError):
-                questions = []
-        return folder, questions
-    folder = tmp / "samples"
-    folder.mkdir()
-    for name, text in _FALLBACK_DOCS.items():
-        (folder / name).write_text(text, encoding="utf-8")
-    return folder, [
-        {"question": "How long is the Trans-Siberian railway?", "file": "transsib.ru.txt",
-         "answer": "Её длина составляет 9288 километров"},
-    ]
-
-
-def cmd_self_test(args) -> int:
-    from assistant.citations import Aligner, CiteDoc
-    from assistant.errors import AssistantError
-    from assistant.grammar import parse_ids
-    from assistant.language import NOT_FOUND
-    from index.kb import KnowledgeBase
-
-    results: list[tuple[bool, str]] = []
-
-    def check(ok: bool, what: str) -> bool:
-        results.append((bool(ok), what))
-        print(f"  {'ok  ' if ok else 'FAIL'} {what}", flush=True)
-        return bool(ok)
-
-    print("Docent self-test")
-    runtime = None
-    with tempfile.TemporaryDirectory(prefix="docent-selftest-") as tmp_name:
-        tmp = Path(tmp_name)
-        try:
-            folder, questions = _sample_docs(tmp)
-            kb = KnowledgeBase.open(tmp / "kb")
-            try:
-                report = kb.index([str(folder)])
-                check(report.files_indexed > 0 and report.chunks_total > 0,
-                      f"indexed {report.files_indexed} sample files into {report.chunks_total} passages")
-                qa = next((q for q in questions if q.get("language", "en") == "en"), questions[0] if questions else None)
-                question = qa["question"] if qa else "What does Docent do?"
-                docs = kb.documents_for(question, DEFAULT_K)
-                check(bool(docs), f"retrieved {len(docs)} documents for {question!r}")
-                exact = all(kb.text_of(d.path) is not None and kb.text_of(d.path)[d.char_start:d.char_end] == d.content
-                            for d in docs)
-                check(exact, "document offsets point at the exact source text")
-                if qa and qa.get("answer"):
-                    target = [i for i, d in enumerate(docs) if Path(d.path).name == qa.get("file")]
-                    cite_docs = [CiteDoc(i, d.content, d.char_start) for i, d in enumerate(docs)]
-                    al = Aligner().align(qa["answer"] + ".", cite_docs)
-                    good = bool(al.citations) and al.citations[0].doc_id in target and \
-                        kb.text_of(docs[al.citations[0].doc_id].path)[al.citations[0].span_start:al.citations[0].span_end] == al.citations[0].quote
-                    check(good, "citation aligner finds the reference answer in its source file")
-
-                t0 = time.perf_counter()
-                runtime, pipeline = _load_pipeline(args, max_tokens=96)
-                check(True, f"model loaded: {pipeline.runtime.meta.describe()}, profile {pipeline.profile.key}, "
-                            f"{runtime.info.device}, n_ctx {runtime.n_ctx} ({time.perf_counter() - t0:.1f} s)")
-                answer = pipeline.answer(question, docs)
-                offered = list(range(len(answer.documents)))
-                step1 = parse_ids(answer.step1_output, offered)
-                check(step1.valid, f"step 1 output parses with offered ids only: {answer.step1_output}")
-                check(bool(answer.answer), f"answer ({answer.timings.get('total_s', 0):.1f} s): "
-                                           f"{' '.join(answer.answer.split())[:100]!r}")
-                quotes_ok = all(
-                    kb.text_of(answer.documents[c.doc_id].path)[c.span_start:c.span_end] == c.quote
-                    for c in answer.citations
-                )
-                check(quotes_ok, f"{len(answer.citations)} citations quote their source exactly, "
-                                 f"{len(answer.unsupported)} sentences marked unsupported")
-                if answer.found:
-                    ev, out = answer.timings["step2_prompt_evaluated"], answer.timings["step1_output_tokens"]
-                    check(ev <= out + 32, f"step 2 re-used the prompt: {ev} tokens evaluated (step 1 wrote {out})")
-                empty = pipeline.answer("Какова длина Транссиба?", [])
-                check(empty.answer == NOT_FOUND["ru"] and not empty.found, "no documents -> 'not in the knowledge base' (ru)")
-                json.dumps(answer.to_json(), ensure_ascii=False)
-                check(True, "answer serialises to the ask JSON object")
-            finally:
-                kb.close()
-        except AssistantError as exc:
-            check(False, str(exc))
-        finally:
-            if runtime is not None:
-                runtime.close()
-    failed = [w for ok, w in results if not ok]
-    print(f"self-test: {len(results) - len(failed)}/{len(results)} checks passed")
-    return 1 if failed else 0

@@ -263,6 +263,12 @@ class Embedder:
     def embed_query(self, text: str) -> np.ndarray:
         return self._encode([text], self.settings.query_prompt)[0]
 
+    def embed_queries(self, texts: list[str]) -> np.ndarray:
+        """Many queries in one pass (verify searches for every sentence of a text)."""
+        if not texts:
+            return np.zeros((0, self.dimension), dtype=np.float32)
+        return self._encode(texts, self.settings.query_prompt)
+
     def supports(self, language: str) -> bool:
         return self.languages is None or language in self.languages
 

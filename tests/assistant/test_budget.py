@@ -30,7 +30,13 @@ def test_random_plans_never_overflow(tiny_runtime, family):
         docs = [make_doc(rng, i, rng.randint(50, 4500), rng.randint(0, 10_000)) for i in range(rng.randint(0, 7))]
         history = [Turn("q" * rng.randint(1, 300), "a" * rng.randint(1, 300)) for _ in range(rng.randint(0, 5))]
         question = "question " * rng.randint(1, 20)
-        plan = pipe.budget.plan(question, docs, history)
+        try:
+            plan = pipe.budget.plan(question, docs, history)
+        except BudgetError as exc:  # documents given, none fits: an error, never "no information"
+            assert docs and "no document fits" in str(exc)
+            with pytest.raises(BudgetError, match="no document fits"):
+                pipe.answer(question, docs, history)
+            continue
         assert plan.worst_case_tokens <= rt.n_ctx
         assert len(plan.step1_tokens) + plan.step1_max_tokens + plan.answer_max_tokens <= rt.n_ctx
         for packed in plan.documents:  # cut documents keep a prefix: offsets stay exact
@@ -45,6 +51,18 @@ def test_random_plans_never_overflow(tiny_runtime, family):
         t = ans.timings
         if ans.found:
             assert t["step2_prompt_tokens"] + t["step2_output_tokens"] <= rt.n_ctx
+
+
+def test_documents_capped_at_the_step1_grammar_limit(tiny_runtime):
+    from assistant.grammar import MAX_IDS, ids_grammar
+
+    pipe = GroundedPipeline(tiny_runtime("vikhr", 8192), max_answer_tokens=16)
+    rng = random.Random(3)
+    docs = [make_doc(rng, i, 20) for i in range(MAX_IDS + 6)]
+    plan = pipe.budget.plan("q?", docs)
+    assert len(plan.documents) <= MAX_IDS
+    assert any(f"first {MAX_IDS}" in w for w in plan.warnings)
+    ids_grammar(range(len(plan.documents)))  # the grammar accepts what was offered
 
 
 def test_question_longer_than_context(tiny_runtime):

@@ -79,10 +79,22 @@ def test_ask_json_and_stream(sample_kb, capsys, tiny_model):
     assert rc == 0 and out.strip()
 
 
-def test_self_test_with_tiny_model(capsys, tiny_model):
+def test_self_test_fails_when_the_answer_is_unsupported(capsys, tiny_model):
+    """A random-weight model writes noise: the machinery checks hold, the answer's support does not -> exit 1."""
     rc, out, err = run(capsys, "self-test", "--model", str(tiny_model("vikhr")), "--threads", "1")
-    assert rc == 0, out + err
-    assert "FAIL" not in out and "checks passed" in out
+    assert rc == 1, out + err
+    failed = [line for line in out.splitlines() if line.strip().startswith("FAIL")]
+    assert failed and all("supported sentence" in f or "citations quote" in f for f in failed), out
+    for held in ("indexed", "is supported by", "is not supported", "step 1 output parses", "not in the knowledge base"):
+        assert any(held in line and line.strip().startswith("ok") for line in out.splitlines()), (held, out)
+    assert "Traceback" not in out + err and "checks passed" in out
+
+
+def test_self_test_bad_model_is_a_failed_check(capsys, tmp_path):
+    bad = tmp_path / "bad.gguf"
+    bad.write_text("not a model")
+    rc, out, err = run(capsys, "self-test", "--model", str(bad))
+    assert rc == 1 and "FAIL" in out and "not a GGUF" in out and "Traceback" not in out + err
 
 
 @pytest.mark.gemma
