@@ -1,0 +1,445 @@
+"""Quoted answers: the best sentences of the retrieved documents, in their own words, each cited.
+
+No language model: this is the answer a user gets when no chat model is usable
+(the bundled base model, no model at all), and it cannot invent anything.
+
+Every sentence of the documents is scored by
+- the question's terms (the analyser's stems and CJK bigrams), each weighted by
+  its rarity among the candidate sentences, as the share of the question's
+  weight the sentence holds, blended with the same share over the sentence and
+  its predecessor (the answer often sits one sentence after the words that name
+  the subject);
+- meaning: cosine to the question with the knowledge base's embedding model,
+  when it covers the question's language (the bundled MiniLM is English-only);
+  only a short list of the lexically best sentences is embedded, and vectors
+  are cached per sentence text, so documents seen before cost nothing;
+- the kind of answer asked for: how many / when / who / where questions (and
+  their Russian and Japanese forms) prefer sentences holding a number, a date,
+  a name or a place the question does not already hold;
+- the document's rank: retrieval's order is evidence too.
+
+The answer is the best sentence plus up to two more that score close to it (at
+most 3 sentences); a sentence that opens with a pronoun or connector ("It",
+"This", "Он", "Это", "それ" ...) brings its predecessor. Nothing above the
+threshold: "not found" in the question's language. Citations point at the
+file's extracted text exactly as the generated answers' do.
+"""
+from __future__ import annotations
+
+import math
+import re
+import threading
+import time
+from collections import OrderedDict
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Sequence, Union
+
+from assistant.answer import Answer
+from assistant.citations import Citation
+from assistant.language import NOT_FOUND, message_language
+from assistant.protocol import OnStep1, OnToken, Retriever
+from index.analysis import content_tokens, detect_language, normalize
+from index.sentences import split_sentences
+from index.types import SourceDocument
+
+MAX_SENTENCES = 3
+
+
+# --------------------------------------------------------------------------
+# the kind of answer a question asks for (small on purpose: index/facts.py may take these over)
+
+_KIND_CUES: dict[str, tuple[re.Pattern, ...]] = {
+    "number": (
+        re.compile(r"\bhow (many|much|long|old|far|large|big|tall|high|deep|wide|heavy|fast|often)\b|\bwhat (percentage|percent|number|amount)\b"),
+        re.compile(r"\bсколько\b|\bкаков[аоы]? (числ|количеств|размер|площад|длин|высот|процент)|\bкакой процент"),
+        re.compile(r"いくつ|いくら|何[人個回本枚台件匹頭羽歳才%％割倍点位号階キメトグ]|何パーセント|どれ(くらい|ぐらい|ほど)|幾"),
+    ),
+    "date": (
+        re.compile(r"\bwhen\b|\bwhat (year|decade|century|date|month|day|time|period|era)\b|\bwhich (year|decade|century|month)\b"),
+        re.compile(r"\bкогда\b|\bв как(ом|ой|ие) (году|веке|месяце|период|время|годы|десятилетии)|\bкакого год"),
+        re.compile(r"いつ|何年|何月|何日|何世紀|何時代|何曜|何時"),
+    ),
+    "person": (
+        re.compile(r"\bwho\b|\bwhom\b|\bwhose\b"),
+        re.compile(r"\bкто\b|\bкого\b|\bкому\b|\bкем\b|\bчей\b|\bчья\b|\bчьё\b|\bчье\b|\bчьи\b"),
+        re.compile(r"誰|だれ|何者|どなた"),
+    ),
+    "place": (
+        re.compile(r"\bwhere\b|\bwhat (country|city|state|region|town|island|continent|river|place)\b|\bwhich (country|city|state|region|town|island|continent|river)\b"),
+        re.compile(r"\bгде\b|\bкуда\b|\bоткуда\b|\bв как(ой|ом) (стран|город|регион|облас|мест|штат)"),
+        re.compile(r"どこ|何処|どの(国|地域|都市|町|県|州|島)|何県|何市|何国"),
+    ),
+}
+
+# Interrogatives: what the question asks with, never what the answer must contain.
+_QUESTION_WORDS = frozenset(
+    "what which who whom whose when where why how many much "
+    "что чего чем чём какой какая какое какие каком какой какого каких каким какую какому "
+    "кто кого кому кем когда где куда откуда почему зачем сколько как каков какова каково каковы чей чья чье чьи".split()
+)
+_QUESTION_CJK = re.compile(r"[何誰幾]|どこ|いつ|だれ|どれ|どの|どう|なぜ|なに|いく")
+
+_DIGIT = re.compile(r"\d")
+_YEAR = re.compile(r"(?<!\d)(1\d{3}|20\d{2})(?!\d)|\d+\s*(年|世紀|月|日)|\d{1,2}(st|nd|rd|th)?\s+century|\d+-?(х|е|й)?\s+(год|век)")
+_MONTHS = re.compile(
+    r"\b(january|february|march|april|may|june|july|august|september|october|november|december|"
+    r"январ|феврал|март|апрел|ма[йяе]|июн|июл|август|сентябр|октябр|ноябр|декабр)", re.IGNORECASE)
+_CAPITAL = re.compile(r"(?<=[\w,;:)»\"] )([A-ZА-ЯЁ][\w\-]+)")
+_KATAKANA_NAME = re.compile(r"[\u30a1-\u30fa\u30fc]{2,}(・[\u30a1-\u30fa\u30fc]{2,})?")
+_JA_PLACE = re.compile(r"[\u4e00-\u9fff]{1,6}(県|市|町|村|国|州|島|山|川|湖|都|府|道|区|郡|半島|地方|大陸)")
+_JA_PERSON = re.compile(r"[\u4e00-\u9fff]{1,4}(氏|さん|天皇|将軍|王|公|帝)|[\u4e00-\u9fff]{2,4}・")
+
+
+def answer_kind(question: str) -> str | None:
+    """'number', 'date', 'person', 'place' or None: what kind of fact the question asks for."""
+    text = normalize(question)
+    for kind in ("date", "number", "person", "place"):  # "何年" is a date before it is a number
+        if any(p.search(text) for p in _KIND_CUES[kind]):
+            return kind
+    return None
+
+
+def has_kind(sentence: str, kind: str | None, question: str = "") -> bool:
+    """Does `sentence` hold a fact of `kind` that `question` does not already hold?"""
+    if kind is None:
+        return False
+    asked = normalize(question)
+
+    def new(found: list[str]) -> bool:
+        return any(normalize(f) not in asked for f in found if f)
+
+    if kind == "number":
+        return new(re.findall(r"\d[\d,.\s]*\d|\d", sentence))
+    if kind == "date":
+        return new([m.group(0) for m in _YEAR.finditer(sentence)]) or new(_MONTHS.findall(sentence))
+    names = [m.group(1) for m in _CAPITAL.finditer(sentence)] + [m.group(0) for m in _KATAKANA_NAME.finditer(sentence)]
+    if kind == "person":
+        names += [m.group(0) for m in _JA_PERSON.finditer(sentence)]
+    else:
+        names += [m.group(0) for m in _JA_PLACE.finditer(sentence)]
+    return new(names)
+
+
+# --------------------------------------------------------------------------
+# sentences that need their predecessor
+
+_LEADS = re.compile(
+    r"^(it|its|it's|this|that|these|those|they|their|them|he|his|she|her|such|however|also|but|then|there|thus|"
+    r"therefore|hence|furthermore|moreover|meanwhile|besides|nevertheless|instead|in addition|as a result|"
+    r"the latter|the former|the same|afterwards|later|in turn|"
+    r"он|она|оно|они|его|её|ее|их|ему|ей|им|это|этот|эта|эти|этого|этой|этим|этом|тот|та|те|того|там|тогда|"
+    r"однако|также|тоже|но|поэтому|кроме того|при этом|в результате|впоследствии|позже|затем|следовательно|"
+    r"при том|причём|причем|вместе с тем|помимо этого|тем не менее)\b",
+    re.IGNORECASE,
+)
+_JA_LEADS = ("それ", "これ", "この", "その", "そこ", "こう", "そう", "あの", "彼", "同", "しかし", "また", "さらに",
+             "そして", "だが", "ただし", "なお", "一方", "ところが", "このため", "そのため", "つまり", "すなわち")
+
+
+def needs_predecessor(sentence: str) -> bool:
+    """Does the sentence open with a pronoun or connector that points back?"""
+    s = sentence.lstrip(" \t\"'«“(「『—–-")
+    if s.startswith(_JA_LEADS):
+        return True
+    m = _LEADS.match(s)
+    return bool(m) and (m.end() == len(s) or not s[m.end()].isalnum())
+
+
+# --------------------------------------------------------------------------
+# scoring
+
+
+@dataclass
+class _Sentence:
+    doc: int                 # index into the documents
+    index: int               # sentence number inside that document
+    start: int               # [start, end) in the document's content
+    end: int
+    terms: frozenset
+    lexical: float = 0.0
+    dense: float = 0.0
+    kind: bool = False
+    score: float = 0.0
+
+
+@lru_cache(maxsize=1024)
+def _split(content: str) -> tuple[tuple[int, int, frozenset], ...]:
+    """A document's sentences and their content terms (cached: documents recur across questions)."""
+    return tuple((a, b, frozenset(t.term for t in content_tokens(content[a:b]))) for a, b in split_sentences(content))
+
+
+def _question_terms(question: str) -> dict[str, float]:
+    """Content terms of the question with their emphasis: interrogatives out, kana grammar light."""
+    out: dict[str, float] = {}
+    for t in content_tokens(question):
+        if t.kind == "word" and t.word in _QUESTION_WORDS:
+            continue
+        if t.kind == "cjk":
+            if _QUESTION_CJK.search(t.term):
+                continue
+            weak = all(0x3040 <= ord(c) <= 0x309F or c == "ー" for c in t.term)
+            out[t.term] = max(out.get(t.term, 0.0), 0.3 if weak else 1.0)
+        else:
+            out[t.term] = 1.0
+    return out
+
+
+class _VectorCache:
+    """Sentence vectors by text, bounded (least recently used out)."""
+
+    def __init__(self, size: int = 8192):
+        self.size = size
+        self.items: OrderedDict[str, object] = OrderedDict()
+        self.lock = threading.Lock()
+
+    def get(self, text: str):
+        with self.lock:
+            v = self.items.get(text)
+            if v is not None:
+                self.items.move_to_end(text)
+            return v
+
+    def put(self, text: str, vector) -> None:
+        with self.lock:
+            self.items[text] = vector
+            self.items.move_to_end(text)
+            while len(self.items) > self.size:
+                self.items.popitem(last=False)
+
+
+class QuotePipeline:
+    """An AnswerPipeline (assistant.protocol) that answers with the documents' own sentences."""
+
+    mode = "quote"
+
+    def __init__(
+        self,
+        embedder=None,
+        mode_reason: str = "",
+        *,
+        k: int = 6,
+        threshold: float = 0.25,
+        dense_weight: float = 0.3,
+        context_weight: float = 0.3,
+        kind_bonus: float = 0.3,
+        rank_decay: float = 0.06,
+        companion_ratio: float = 0.6,
+        shortlist: int = 24,
+        embed_limit: int = 4,
+        follow: bool = True,
+    ):
+        self.embedder = embedder
+        self.mode_reason = mode_reason
+        self.k = k
+        self.threshold = threshold            # the best sentence must hold this share of the question's weight
+        self.dense_weight = dense_weight
+        self.context_weight = context_weight  # share of the lexical score taken from sentence + predecessor
+        self.kind_bonus = kind_bonus
+        self.rank_decay = rank_decay          # score / (1 + rank_decay * document rank)
+        self.companion_ratio = companion_ratio  # a second/third sentence must score this close to the best
+        self.shortlist = shortlist            # sentences weighed beyond their terms
+        self.embed_limit = embed_limit        # of which embedded (the time cost; the rest get the lowest cosine)
+        self.follow = follow                  # a chosen sentence brings a successor that points back to it
+        self.warnings: list[str] = []
+        self._vectors = _VectorCache()
+
+    @property
+    def model_info(self) -> dict:
+        return {
+            "path": None,
+            "profile": "quote",
+            "n_gpu_layers": 0,
+            "embedding": getattr(self.embedder, "name", None),
+        }
+
+    def close(self) -> None:
+        self._vectors = _VectorCache()
+
+    # ------------------------------------------------------------------
+    def answer(
+        self,
+        question: str,
+        documents: Union[Sequence[SourceDocument], Retriever],
+        history: Sequence = (),
+        on_token: OnToken | None = None,
+        cancel: threading.Event | None = None,
+        on_step1: OnStep1 | None = None,
+    ) -> Answer:
+        started = time.perf_counter()
+        question = question.strip()
+        if not question:
+            raise ValueError("the question is empty")
+        timings: dict = {}
+        if callable(documents):
+            t = time.perf_counter()
+            documents = list(documents(question, self.k))
+            timings["retrieval_s"] = round(time.perf_counter() - t, 4)
+        docs = list(documents)
+        lang = message_language(question)
+        t = time.perf_counter()
+        cancelled = cancel is not None and cancel.is_set()
+        chosen = [] if cancelled else self.select(question, docs)
+        timings["quote_s"] = round(time.perf_counter() - t, 4)
+
+        text, citations = "", []
+        found = bool(chosen)
+        if found:
+            text, citations = self._compose(chosen, docs)
+        elif not cancelled:
+            text = NOT_FOUND[lang]
+        ids = list(dict.fromkeys(c.doc_id for c in citations))
+        if on_step1 is not None and not cancelled:
+            on_step1(ids, len(docs))
+        if on_token is not None and text:
+            on_token(text)
+        timings["total_s"] = round(time.perf_counter() - started, 4)
+        return Answer(
+            question=question,
+            answer=text,
+            relevant_doc_ids=ids,
+            documents=docs,
+            citations=citations,
+            timings=timings,
+            model=self.model_info,
+            language=lang,
+            found=found,
+            cancelled=cancelled,
+            warnings=list(self.warnings),
+            mode=self.mode,
+            mode_reason=self.mode_reason,
+        )
+
+    # ------------------------------------------------------------------
+    def score(self, question: str, docs: Sequence[SourceDocument]) -> list[_Sentence]:
+        """Every sentence of `docs`, scored for `question`, best first."""
+        sentences: list[_Sentence] = []
+        by_doc: list[list[_Sentence]] = []
+        for d, doc in enumerate(docs):
+            row = [_Sentence(d, i, a, b, terms) for i, (a, b, terms) in enumerate(_split(doc.content))]
+            by_doc.append(row)
+            sentences += row
+        q_terms = _question_terms(question)
+        if not sentences or not q_terms:
+            return []
+        n = len(sentences)
+        df: dict[str, int] = {}
+        for s in sentences:
+            for term in s.terms & q_terms.keys():
+                df[term] = df.get(term, 0) + 1
+        # a term no sentence holds weighs as the rarest one that some sentence holds
+        weights = {term: emphasis * math.log(1 + n / df.get(term, 1)) for term, emphasis in q_terms.items()}
+        total = sum(weights.values()) or 1.0
+
+        def share(terms) -> float:
+            return sum(weights[t] for t in terms & weights.keys()) / total
+
+        kind = answer_kind(question)
+        for row in by_doc:
+            for i, s in enumerate(row):
+                own = share(s.terms)
+                window = share(s.terms | row[i - 1].terms) if i else own
+                s.lexical = (1 - self.context_weight) * own + self.context_weight * window
+        for s in sentences:
+            if not s.terms - q_terms.keys():  # a heading or an echo of the question: nothing new to say
+                s.lexical = 0.0
+            s.score = s.lexical / (1 + self.rank_decay * s.doc)
+        shortlist = sorted(sentences, key=lambda s: -s.score)[: self.shortlist]
+        self._add_meaning(question, docs, shortlist)
+        for s in shortlist:
+            doc = docs[s.doc].content
+            s.kind = has_kind(doc[s.start:s.end], kind, question)
+            s.score = (s.lexical + self.dense_weight * s.dense) * (1 + self.kind_bonus * s.kind) / (1 + self.rank_decay * s.doc)
+        return sorted(shortlist, key=lambda s: -s.score)
+
+    def _add_meaning(self, question: str, docs: Sequence[SourceDocument], shortlist: list[_Sentence]) -> None:
+        embedder = self.embedder
+        if embedder is None or self.dense_weight <= 0 or not shortlist:
+            return
+        supports = getattr(embedder, "supports", None)
+        if supports is not None and not supports(detect_language(question)):
+            return
+        import numpy as np
+
+        embedded = shortlist[: self.embed_limit]
+        texts = [docs[s.doc].content[s.start:s.end] for s in embedded]
+        vectors = [self._vectors.get(t) for t in texts]
+        missing = [i for i, v in enumerate(vectors) if v is None]
+        q_key = "\x00query\x00" + question
+        q = self._vectors.get(q_key)
+        settings = getattr(embedder, "settings", None)
+        same_prompt = settings is not None and settings.query_prompt == settings.passage_prompt
+        batch = [texts[i] for i in missing]
+        if q is None and same_prompt:  # one encoder call for the question and the sentences
+            batch.insert(0, question)
+        fresh = list(embedder.embed_passages(batch)) if batch else []
+        if q is None:
+            q = fresh.pop(0) if same_prompt else embedder.embed_query(question)
+            self._vectors.put(q_key, q)
+        for i, v in zip(missing, fresh):
+            vectors[i] = v
+            self._vectors.put(texts[i], v)
+        q = np.asarray(q, dtype=np.float32)
+        matrix = np.vstack(vectors)
+        sims = matrix @ q / (np.linalg.norm(matrix, axis=1) * (np.linalg.norm(q) or 1.0) + 1e-12)
+        for s, sim in zip(embedded, sims):
+            s.dense = float(sim)
+        for s in shortlist[len(embedded):]:
+            s.dense = float(sims.min())
+
+    def select(self, question: str, docs: Sequence[SourceDocument]) -> list[_Sentence]:
+        """The sentences of the answer, in reading order: [] when nothing passes the threshold."""
+        ranked = self.score(question, docs)
+        if not ranked or ranked[0].lexical < self.threshold:
+            return []
+        best = ranked[0]
+        rows = {d: _split(doc.content) for d, doc in enumerate(docs)}
+        picked: dict[tuple[int, int], _Sentence] = {}
+
+        def points_back(d: int, i: int) -> bool:
+            a, b, _ = rows[d][i]
+            return needs_predecessor(docs[d].content[a:b])
+
+        def add(d: int, i: int) -> None:
+            if (d, i) not in picked and len(picked) < MAX_SENTENCES:
+                a, b, terms = rows[d][i]
+                picked[(d, i)] = _Sentence(d, i, a, b, terms)
+
+        def take(s: _Sentence) -> None:
+            picked[(s.doc, s.index)] = s
+            if s.index > 0 and points_back(s.doc, s.index):
+                add(s.doc, s.index - 1)
+            if self.follow and s.index + 1 < len(rows[s.doc]) and points_back(s.doc, s.index + 1):
+                add(s.doc, s.index + 1)
+
+        take(best)
+        for s in ranked[1:]:
+            if len(picked) >= MAX_SENTENCES or s.score < self.companion_ratio * best.score:
+                break
+            if (s.doc, s.index) in picked:
+                continue
+            if s.index > 0 and points_back(s.doc, s.index) and (s.doc, s.index - 1) not in picked \
+                    and len(picked) + 2 > MAX_SENTENCES:
+                continue  # it would need a predecessor there is no room for
+            take(s)
+        order = {best.doc: -1}
+        return sorted(picked.values(), key=lambda s: (order.get(s.doc, s.doc), s.index))
+
+    @staticmethod
+    def _compose(chosen: list[_Sentence], docs: Sequence[SourceDocument]) -> tuple[str, list[Citation]]:
+        """The answer text (sentences joined) and one citation per sentence, offsets into the file's text."""
+        parts: list[str] = []
+        citations: list[Citation] = []
+        pos = 0
+        for s in chosen:
+            doc = docs[s.doc]
+            quote = doc.content[s.start:s.end]
+            if parts:
+                sep = "" if detect_language(quote) in ("ja", "zh") and detect_language(parts[-1]) in ("ja", "zh") else " "
+                parts.append(sep)
+                pos += len(sep)
+            citations.append(Citation(pos, pos + len(quote), s.doc, quote, doc.char_start + s.start,
+                                      doc.char_start + s.end, round(s.score, 4)))
+            parts.append(quote)
+            pos += len(quote)
+        return "".join(parts), citations
