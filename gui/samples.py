@@ -14,8 +14,8 @@ from pathlib import Path
 from index.config import sample_docs_dir
 
 SAMPLE_QUESTIONS = (   # in the order shown
-    "Какова длина Транссиба?",
-    "Who designed UTF-8, and when?",
+    "Когда началось строительство Транссибирской магистрали?",
+    "How does Docent recognise a renamed file?",
     "わび茶を大成したのは誰ですか？",
 )
 
