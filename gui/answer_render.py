@@ -152,7 +152,7 @@ def _inner_html(text: str, a: int, b: int, mark: Mark, c: Colors) -> str:
     return "".join(out)
 
 
-def marked_html(text: str, marks: list[Mark], c: Colors, links: bool = True, sentence_links: bool = False) -> str:
+def verdict_html(text: str, marks: list[Mark], c: Colors, links: bool = True, sentence_links: bool = False) -> str:
     """text with every mark shown by its verdict. links: markers are links (off for the clipboard);
     sentence_links: the whole sentence is its mark's link too (the Check-text view)."""
     parts: list[str] = []
@@ -184,7 +184,7 @@ def marked_html(text: str, marks: list[Mark], c: Colors, links: bool = True, sen
     return "".join(parts)
 
 
-def marked_plain(text: str, marks: list[Mark]) -> str:
+def verdict_plain(text: str, marks: list[Mark]) -> str:
     """text with a marker after each sentence that says its verdict (for plain-text pasting)."""
     out: list[str] = []
     for a, b, k in mark_segments(text, marks):
@@ -239,7 +239,7 @@ def verify_html(result, c: Colors) -> str:
     marks = verify_marks(result)
     if not marks:
         return f'<p style="color:{c.muted};">{esc(tr("No sentence with content to check."))}</p>'
-    return ("<html><body>" + f'<p style="margin-top:4px;">{marked_html(result.text, marks, c, sentence_links=True)}</p>'
+    return ("<html><body>" + f'<p style="margin-top:4px;">{verdict_html(result.text, marks, c, sentence_links=True)}</p>'
             + verify_sources_html(result, marks, c) + legend_html(counts_of(marks), c) + "</body></html>")
 
 
@@ -262,7 +262,7 @@ def usage_line(turn: Turn) -> str:
 
 
 def answer_html(turn: Turn, index: int, c: Colors) -> str:
-    return marked_html(turn.answer, turn_marks(turn, index), c)
+    return verdict_html(turn.answer, turn_marks(turn, index), c)
 
 
 def legend_html(counts: dict[str, int], c: Colors) -> str:
@@ -392,7 +392,7 @@ def _source_lines(turn: Turn) -> list[str]:
 
 
 def answer_plain(turn: Turn) -> str:
-    text = marked_plain(turn.answer, turn_marks(turn, 0))
+    text = verdict_plain(turn.answer, turn_marks(turn, 0))
     if not turn.found:
         text = tr("Not found in your documents.") + " " + text
     lines = [tr("Question: {q}", q=turn.question), "", text]
@@ -409,7 +409,7 @@ def answer_plain(turn: Turn) -> str:
 def answer_clipboard_html(turn: Turn, c: Colors) -> str:
     """Rich text for pasting into a document: the answer shaded by verdict, the counter, the sources."""
     counts = turn.counts()
-    answer = marked_html(turn.answer, turn_marks(turn, 0), c, links=False)
+    answer = verdict_html(turn.answer, turn_marks(turn, 0), c, links=False)
     if not turn.found:
         answer = f"<b>{esc(tr('Not found in your documents.'))}</b> {answer}"
     parts = [f"<p><b>{esc(tr('Question: {q}', q=turn.question))}</b></p>", f"<p>{answer}</p>"]
