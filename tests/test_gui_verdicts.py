@@ -218,7 +218,7 @@ def test_sample_questions_are_answered_by_quotes_and_a_click_asks(qtbot, make_wi
     chat.new_chat()
     assert chat.answer_mode == "quote" and not chat.conv.turns
     chat.store.add_turn(chat.conv, Turn.from_answer(answers[0]))
-    chat.render()
+    chat.retranslate()  # lists the conversation and redraws
     plain = chat.transcript.toPlainText()
     assert "Quoted from your documents: " + reason in plain
     click_anchor(qtbot, chat.transcript, "cite:0:0")
