@@ -3,7 +3,8 @@
 A thin widget over assistant.verify.Verifier (the `verify` command's
 engine): the check runs in the background through KbSession.run, the text
 comes back shaded by verdict as in the chat (gui/answer_render), with the
-counter; a click on a sentence opens its source at the cited span.
+counter; a click on a sentence opens its source at the cited span. Ctrl+Enter
+(the window's Ask shortcut) checks while this tab is shown.
 """
 from __future__ import annotations
 
@@ -77,12 +78,6 @@ class CheckPanel(QWidget):
         self.check_button.setToolTip(tr("Check every sentence against the knowledge base (Ctrl+Enter)"))
         self.clear_button.setText(tr("Clear"))
         self.render()
-
-    def keyPressEvent(self, event) -> None:  # noqa: N802 - Qt API
-        if event.key() in (Qt.Key_Return, Qt.Key_Enter) and event.modifiers() & Qt.ControlModifier:
-            self.run_check()
-            return
-        super().keyPressEvent(event)
 
     def _on_kb_changed(self, _kb) -> None:
         self._verifier = None

@@ -99,16 +99,15 @@ class Turn:
             documents=[TurnDoc(d.title, d.path, d.page, d.char_start, d.char_end) for d in answer.documents],
             citations=[
                 TurnCitation(c.answer_start, c.answer_end, c.doc_id, c.quote, c.span_start, c.span_end,
-                             getattr(c, "verdict", "supported"), [tuple(m) for m in getattr(c, "missing", ())],
-                             dict(c.conflict) if getattr(c, "conflict", None) else None)
+                             c.verdict, [tuple(m) for m in c.missing], dict(c.conflict) if c.conflict else None)
                 for c in answer.citations
             ],
             unsupported=[(u.answer_start, u.answer_end) for u in answer.unsupported],
             model=str(answer.model.get("name") or os.path.basename(str(answer.model.get("path") or ""))),
             warnings=list(answer.warnings),
             seconds=float(answer.timings.get("total_s", 0.0) or 0.0),
-            mode=str(getattr(answer, "mode", "") or ""),
-            mode_reason=str(getattr(answer, "mode_reason", "") or ""),
+            mode=answer.mode,
+            mode_reason=answer.mode_reason,
         )
 
     def source(self, i: int) -> SourceRef | None:

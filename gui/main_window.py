@@ -99,7 +99,7 @@ class MainWindow(QMainWindow):
             self.addAction(a)
             return a
 
-        self.act_ask = action(self.chat.ask, "Ctrl+Return", "Ctrl+Enter")
+        self.act_ask = action(self._ask_or_check, "Ctrl+Return", "Ctrl+Enter")
         self.act_stop = action(self.chat.stop, "Esc")
         self.act_new_chat = action(self._new_chat, QKeySequence.New)
         self.act_search = action(self.focus_search, QKeySequence.Find)
@@ -163,6 +163,13 @@ class MainWindow(QMainWindow):
         self.tabs.setCurrentWidget(self.search)
         self.search.query.setFocus()
         self.search.query.selectAll()
+
+    def _ask_or_check(self) -> None:
+        """Ctrl+Enter: check the text on the Check-text tab, ask the question everywhere else."""
+        if self.tabs.currentWidget() is self.check:
+            self.check.run_check()
+        else:
+            self.chat.ask()
 
     def focus_check(self) -> None:
         self.tabs.setCurrentWidget(self.check)
