@@ -63,6 +63,7 @@ class CheckPanel(QWidget):
         split.addWidget(self.results)
         split.setStretchFactor(0, 1)
         split.setStretchFactor(1, 2)
+        split.setSizes([180, 420])   # the checked text needs more room than the pasted one
         layout = QVBoxLayout(self)
         layout.setContentsMargins(4, 4, 4, 4)
         layout.addWidget(split)
