@@ -101,6 +101,7 @@ def run(argv: list[str] | None = None, kb_dir: str | None = None) -> int:
         first_start = not kb.catalog.roots() and counts["indexed"] == 0 and counts["failed"] == 0
         if first_start and sample_docs_dir().is_dir():
             window.index_paths([str(sample_docs_dir())])  # first start: something useful to ask about
+            window.chat.offer_samples()                      # ... and questions to try on it
 
     QTimer.singleShot(0, window.check_fonts)  # after the first paint: font enumeration is not free
 

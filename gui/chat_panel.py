@@ -1,4 +1,10 @@
-"""The chat: question box, streamed grounded answers with citations, Stop, history per knowledge base."""
+"""The chat: question box, streamed grounded answers with citations, Stop, history per knowledge base.
+
+Each conversation keeps an answer mode (auto | generate | quote) chosen in
+the mode box; `answer_mode` holds it and `answer_mode_changed` announces a
+change (the model service reads it when it builds the answering pipeline).
+An empty conversation on the sample knowledge base offers sample questions.
+"""
 from __future__ import annotations
 
 import datetime
@@ -10,8 +16,9 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from gui.answer_render import LIVE_MARK, answer_clipboard_html, answer_plain, conversation_html
-from gui.conversations import Conversation, ConversationStore, Turn
+from gui.answer_render import LIVE_MARK, answer_clipboard_html, answer_plain, conversation_html, counter_text
+from gui.conversations import ANSWER_MODES, Conversation, ConversationStore, Turn
+from gui.samples import is_sample_kb, sample_questions
 from gui.i18n import notifier, tr
 from gui.model_service import AskOutcome, ModelService
 from gui.session import KbSession
@@ -36,6 +43,7 @@ class QuestionBox(QPlainTextEdit):
 
 class ChatPanel(QWidget):
     open_source = Signal(object)   # index.types.SourceRef of a clicked citation
+    answer_mode_changed = Signal(str)   # auto | generate | quote: the conversation's choice changed
 
     def __init__(self, session: KbSession, service: ModelService, parent=None):
         super().__init__(parent)
@@ -48,6 +56,12 @@ class ChatPanel(QWidget):
         self.tokens_received = 0
         self.token_events = 0
         self._live_cursor: QTextCursor | None = None
+        self.samples: list[str] = []   # offered in an empty conversation (the sample knowledge base)
+
+        self.mode_box = QComboBox()
+        for mode in ANSWER_MODES:
+            self.mode_box.addItem("", mode)
+        self.mode_box.activated.connect(self._pick_mode)
 
         self.conversations = QComboBox()
         self.conversations.setSizeAdjustPolicy(QComboBox.AdjustToMinimumContentsLengthWithIcon)
@@ -84,6 +98,9 @@ class ChatPanel(QWidget):
         top.addWidget(self.conversations, 1)
         top.addWidget(self.new_button)
         top.addWidget(self.delete_button)
+        self.mode_label = QLabel()
+        top.addWidget(self.mode_label)
+        top.addWidget(self.mode_box)
         buttons = QVBoxLayout()
         buttons.addWidget(self.ask_button)
         buttons.addWidget(self.stop_button)
@@ -121,6 +138,12 @@ class ChatPanel(QWidget):
         self.copy_button.setText(tr("Copy answer"))
         self.copy_button.setToolTip(tr("Copy the last answer with its citations"))
         self.question.setPlaceholderText(tr("Ask a question about your documents… (Ctrl+Enter to ask)"))
+        self.mode_label.setText(tr("Answers:"))
+        names = {"auto": tr("Auto"), "generate": tr("Written by the model"), "quote": tr("Quoted from documents")}
+        for i in range(self.mode_box.count()):
+            self.mode_box.setItemText(i, names[self.mode_box.itemData(i)])
+        self.mode_box.setToolTip(tr("How this conversation is answered: Auto quotes your documents when no chat "
+                                    "model is chosen and lets a chat model write otherwise"))
         self._fill_conversations()
         self.render()
 
@@ -133,8 +156,48 @@ class ChatPanel(QWidget):
         else:
             self.store = ConversationStore(kb.root)
             self.conv = self.store.latest() or self.store.new()
+        self.samples = sample_questions() if kb is not None and is_sample_kb(kb) else []
         self._fill_conversations()
         self.render()
+        self._mode_shown()
+
+    # -- answer mode -------------------------------------------------------------------
+    @property
+    def answer_mode(self) -> str:
+        """The current conversation's answer mode: auto | generate | quote (for the model service)."""
+        return self.conv.answer_mode if self.conv is not None else "auto"
+
+    def set_answer_mode(self, mode: str) -> None:
+        if mode not in ANSWER_MODES or self.conv is None:
+            return
+        changed = mode != self.conv.answer_mode
+        self.conv.answer_mode = mode
+        if changed and self.store is not None and self.conv.turns:
+            self.store.save()
+        self._mode_shown()
+        if changed:
+            self.answer_mode_changed.emit(mode)
+
+    def _pick_mode(self, index: int) -> None:
+        self.set_answer_mode(self.mode_box.itemData(index))
+
+    def _mode_shown(self) -> None:
+        """The mode box shows the conversation's mode (after switching or opening conversations)."""
+        previous = self.mode_box.currentData()
+        self.mode_box.setCurrentIndex(max(0, self.mode_box.findData(self.answer_mode)))
+        self.mode_box.setEnabled(self.conv is not None)
+        if previous is not None and previous != self.answer_mode:
+            self.answer_mode_changed.emit(self.answer_mode)
+
+    def offer_samples(self, questions: list[str] | None = None) -> None:
+        """Offer sample questions in empty conversations (first start: the sample documents are being indexed)."""
+        self.samples = list(questions) if questions is not None else sample_questions()
+        self.render()
+
+    def ask_sample(self, i: int) -> None:
+        if 0 <= i < len(self.samples) and not self.busy:
+            self.question.setPlainText(self.samples[i])
+            self.ask()
 
     def _fill_conversations(self) -> None:
         self.conversations.blockSignals(True)
@@ -160,14 +223,18 @@ class ChatPanel(QWidget):
             self.conv = conv
             self._fill_conversations()
             self.render()
+            self._mode_shown()
 
     def new_chat(self) -> None:
         if self.store is None or self.busy:
             return
         if self.conv is None or self.conv.turns:
+            mode = self.answer_mode
             self.conv = self.store.new()
+            self.conv.answer_mode = mode  # a new chat keeps the mode last chosen
         self._fill_conversations()
         self.render()
+        self._mode_shown()
         self.question.setFocus()
 
     def delete_chat(self) -> None:
@@ -177,6 +244,7 @@ class ChatPanel(QWidget):
         self.conv = self.store.latest() or self.store.new()
         self._fill_conversations()
         self.render()
+        self._mode_shown()
 
     # -- asking ------------------------------------------------------------------------
     @property
@@ -214,6 +282,7 @@ class ChatPanel(QWidget):
         self.stop_button.setEnabled(busy)
         self.new_button.setEnabled(not busy)
         self.conversations.setEnabled(not busy)
+        self.mode_box.setEnabled(not busy and self.conv is not None)
 
     def _on_status(self, kind: str, message: str) -> None:
         self.status.setText(message)
@@ -271,15 +340,14 @@ class ChatPanel(QWidget):
         elif not turn.found:
             self.status.setText(tr("Not found in your documents."))
         else:
-            self.status.setText(tr("{n} of {m} sentences cited", n=len(turn.citations),
-                                   m=len(turn.citations) + len(turn.unsupported)))
+            self.status.setText(counter_text(turn.counts()))
         self._fill_conversations()
         self.render()
 
     # -- display -------------------------------------------------------------------------
     def render(self) -> None:
         turns = self.conv.turns if self.conv is not None else []
-        self.transcript.setHtml(conversation_html(turns, colors(), self.live, self.live_status))
+        self.transcript.setHtml(conversation_html(turns, colors(), self.live, self.live_status, self.samples))
         self._live_cursor = None
         if self.live is not None:
             cursor = self.transcript.document().find(LIVE_MARK)
@@ -292,6 +360,10 @@ class ChatPanel(QWidget):
     def _anchor(self, url: QUrl) -> None:
         kind, _, rest = url.toString().partition(":")
         parts = rest.split(":")
+        if kind == "sample":
+            if rest.isdigit():
+                self.ask_sample(int(rest))
+            return
         turns = self.conv.turns if self.conv is not None else []
         try:
             t = int(parts[0])

@@ -3,9 +3,12 @@
 Qt-free. `docent-chats.json` holds the conversations of that knowledge base
 (so renaming or deleting the knowledge base takes them along). A turn keeps
 what the chat needs to show the answer again and open every citation: the
-answer text, citations with their quotes and source offsets, unsupported
-ranges, and the documents' path/page/title (not their content: the viewer
-reads the source from the knowledge base).
+answer text, citations with their quotes, source offsets and verdicts
+(supported, partial with its missing words, contradicted with what the
+source says), unsupported ranges, the answer mode and why, and the
+documents' path/page/title (not their content: the viewer reads the source
+from the knowledge base). A conversation keeps the answer mode the user
+chose for it. Files written before verdicts existed load as all-supported.
 """
 from __future__ import annotations
 
@@ -42,6 +45,19 @@ class TurnCitation:
     quote: str
     span_start: int
     span_end: int
+    verdict: str = "supported"                  # supported | partial | contradicted
+    missing: list[tuple[int, int]] = field(default_factory=list)   # answer offsets the source lacks
+    conflict: dict | None = None                # {"claim", "source", offsets}: what the source says instead
+
+    @classmethod
+    def from_json(cls, raw: dict) -> "TurnCitation":
+        known = set(cls.__dataclass_fields__)
+        data = {k: v for k, v in raw.items() if k in known}
+        data["missing"] = [tuple(m) for m in raw.get("missing") or []]
+        return cls(**data)
+
+
+ANSWER_MODES = ("auto", "generate", "quote")   # what a conversation asks for; an answer is generate | quote
 
 
 @dataclass
@@ -60,6 +76,15 @@ class Turn:
     warnings: list[str] = field(default_factory=list)
     seconds: float = 0.0
     time: float = field(default_factory=time.time)
+    mode: str = ""              # how this answer was made: generate | quote ("" in old files)
+    mode_reason: str = ""
+
+    def counts(self) -> dict[str, int]:
+        """Sentences per verdict: supported, partial, contradicted, unsupported."""
+        out = {"supported": 0, "partial": 0, "contradicted": 0, "unsupported": len(self.unsupported)}
+        for c in self.citations:
+            out[c.verdict if c.verdict in out else "supported"] += 1
+        return out
 
     @classmethod
     def from_answer(cls, answer) -> "Turn":
@@ -73,13 +98,16 @@ class Turn:
             n_offered=len(answer.documents),
             documents=[TurnDoc(d.title, d.path, d.page, d.char_start, d.char_end) for d in answer.documents],
             citations=[
-                TurnCitation(c.answer_start, c.answer_end, c.doc_id, c.quote, c.span_start, c.span_end)
+                TurnCitation(c.answer_start, c.answer_end, c.doc_id, c.quote, c.span_start, c.span_end,
+                             c.verdict, [tuple(m) for m in c.missing], dict(c.conflict) if c.conflict else None)
                 for c in answer.citations
             ],
             unsupported=[(u.answer_start, u.answer_end) for u in answer.unsupported],
             model=str(answer.model.get("name") or os.path.basename(str(answer.model.get("path") or ""))),
             warnings=list(answer.warnings),
             seconds=float(answer.timings.get("total_s", 0.0) or 0.0),
+            mode=answer.mode,
+            mode_reason=answer.mode_reason,
         )
 
     def source(self, i: int) -> SourceRef | None:
@@ -97,13 +125,15 @@ class Turn:
         known = set(cls.__dataclass_fields__)
         data = {k: v for k, v in raw.items() if k in known}
         data["documents"] = [TurnDoc(**d) for d in raw.get("documents", [])]
-        data["citations"] = [TurnCitation(**c) for c in raw.get("citations", [])]
+        data["citations"] = [TurnCitation.from_json(c) for c in raw.get("citations", [])]
         data["unsupported"] = [tuple(u) for u in raw.get("unsupported", [])]
         return cls(**data)
 
     def to_json(self) -> dict:
         out = asdict(self)
         out["unsupported"] = [list(u) for u in self.unsupported]
+        for c in out["citations"]:
+            c["missing"] = [list(m) for m in c["missing"]]
         return out
 
 
@@ -114,6 +144,7 @@ class Conversation:
     created: float = field(default_factory=time.time)
     updated: float = field(default_factory=time.time)
     turns: list[Turn] = field(default_factory=list)
+    answer_mode: str = "auto"   # auto | generate | quote: the user's choice for this conversation
 
     def history(self, max_turns: int = 4) -> list[tuple[str, str]]:
         """Earlier answered turns for the model (never the documents)."""
@@ -122,7 +153,7 @@ class Conversation:
 
     def to_json(self) -> dict:
         return {"id": self.id, "title": self.title, "created": self.created, "updated": self.updated,
-                "turns": [t.to_json() for t in self.turns]}
+                "answer_mode": self.answer_mode, "turns": [t.to_json() for t in self.turns]}
 
     @classmethod
     def from_json(cls, raw: dict) -> "Conversation":
@@ -132,6 +163,7 @@ class Conversation:
             created=float(raw.get("created") or time.time()),
             updated=float(raw.get("updated") or time.time()),
             turns=[Turn.from_json(t) for t in raw.get("turns", [])],
+            answer_mode=raw.get("answer_mode") if raw.get("answer_mode") in ANSWER_MODES else "auto",
         )
 
 

@@ -301,6 +301,51 @@ RU: dict[str, str] = {
         "Сервер модели не задан: укажите его URL в Настройках → Модель.",
     "quoted answers": "ответы цитатами",
     "Quoted answers from your documents: {reason}": "Ответы цитатами из ваших документов: {reason}",
+    # verdicts, answer modes, check text, sample questions
+    "{n} supported": "подтверждено: {n}",
+    "{n} partly supported": "подтверждено частично: {n}",
+    "{n} contradicted": "противоречит источнику: {n}",
+    "{n} unsupported": "не подтверждено: {n}",
+    "the source says {what}": "в источнике: {what}",
+    "the source says otherwise": "в источнике сказано иначе",
+    "partly supported": "подтверждено частично",
+    "partly supported; not in the source: {words}": "подтверждено частично; нет в источнике: {words}",
+    "contradicted: {says}": "противоречит источнику: {says}",
+    "marked words": "отмеченных слов",
+    "are not in the cited source.": "нет в указанном источнике.",
+    "The source says otherwise: the struck-through words are wrong.":
+        "В источнике сказано иначе: зачёркнутые слова неверны.",
+    "Try a sample question about the sample documents:": "Попробуйте пример вопроса по демонстрационным документам:",
+    "Quoted from your documents": "Цитаты из ваших документов",
+    "Written by the model": "Написано моделью",
+    "Written by {model}": "Написано моделью {model}",
+    "Quoted from documents": "Цитаты из документов",
+    "Auto": "Авто",
+    "Answers:": "Ответы:",
+    "How this conversation is answered: Auto quotes your documents when no chat model is chosen and lets a chat "
+    "model write otherwise":
+        "Как отвечать в этой беседе: «Авто» цитирует документы, когда чат-модель не выбрана, а иначе ответ "
+        "пишет чат-модель",
+    "the bundled model is a small demo model. Choose a chat model in Settings for written answers.":
+        "встроенная модель — небольшая демонстрационная. Чтобы модель писала ответы, выберите чат-модель в "
+        "Настройках.",
+    "Check text": "Проверка текста",
+    "Check a text against the documents": "Проверить текст по документам",
+    "Check": "Проверить",
+    "Check every sentence against the knowledge base (Ctrl+Enter)":
+        "Проверить каждое предложение по базе знаний (Ctrl+Enter)",
+    "Clear": "Очистить",
+    "Checking…": "Проверка…",
+    "Cannot check: {error}": "Не удалось проверить: {error}",
+    "No sentence with content to check.": "Нет предложений, которые можно проверить.",
+    "Paste a text to check against your documents: a draft, an email, another tool's answer… "
+    "(Ctrl+Enter to check)":
+        "Вставьте текст, чтобы проверить его по своим документам: черновик, письмо, ответ другой программы… "
+        "(Ctrl+Enter — проверить)",
+    "Every sentence is looked up in the knowledge base: supported, partly supported, contradicted (with what "
+    "the source says) or unsupported. Click a sentence to open its source.":
+        "Каждое предложение ищется в базе знаний: подтверждено, подтверждено частично, противоречит источнику "
+        "(с тем, что сказано в источнике) или не подтверждено. Щёлкните предложение, чтобы открыть источник.",
 }
 
 # trn(singular, plural, n): Russian forms for 1 / 2-4 / 5+ (keyed by the English plural).

@@ -14,6 +14,7 @@ from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QLabel, QMainWindow, QMessageBox, QSplitter, QTabWidget
 
 from gui.chat_panel import ChatPanel
+from gui.check_panel import CheckPanel
 from gui.i18n import notifier, set_language, tr
 from gui.indexing import IndexingController
 from gui.kb_panel import KbPanel
@@ -43,10 +44,12 @@ class MainWindow(QMainWindow):
         self.kb_panel = KbPanel(self.session, self.indexing, self.settings)
         self.chat = ChatPanel(self.session, self.model)
         self.search = SearchPanel(self.session)
+        self.check = CheckPanel(self.session)
         self.viewer = SourceViewer(self.session)
         self.tabs = QTabWidget()
         self.tabs.addTab(self.chat, "")
         self.tabs.addTab(self.search, "")
+        self.tabs.addTab(self.check, "")
         self.splitter = QSplitter(Qt.Horizontal)
         self.splitter.addWidget(self.kb_panel)
         self.splitter.addWidget(self.tabs)
@@ -61,7 +64,7 @@ class MainWindow(QMainWindow):
         self.status_label.setTextFormat(Qt.PlainText)
         self.statusBar().addWidget(self.status_label, 1)
 
-        for panel in (self.chat, self.search, self.kb_panel):
+        for panel in (self.chat, self.search, self.check, self.kb_panel):
             panel.open_source.connect(self.viewer.show)
         self.kb_panel.message.connect(lambda text: self.statusBar().showMessage(text, 10000))
         self.session.kb_changed.connect(self._on_kb_changed)
@@ -97,10 +100,11 @@ class MainWindow(QMainWindow):
             self.addAction(a)
             return a
 
-        self.act_ask = action(self.chat.ask, "Ctrl+Return", "Ctrl+Enter")
+        self.act_ask = action(self._ask_or_check, "Ctrl+Return", "Ctrl+Enter")
         self.act_stop = action(self.chat.stop, "Esc")
         self.act_new_chat = action(self._new_chat, QKeySequence.New)
         self.act_search = action(self.focus_search, QKeySequence.Find)
+        self.act_check = action(self.focus_check, "Ctrl+K")
         self.act_add_folder = action(self.kb_panel.folder_list.choose_folder, "Ctrl+O")
         self.act_add_files = action(self.kb_panel.folder_list.choose_files, "Ctrl+Shift+O")
         self.act_new_kb = action(self.kb_panel.chooser.prompt_create)
@@ -115,7 +119,8 @@ class MainWindow(QMainWindow):
                   self.act_quit):
             self.file_menu.addSeparator() if a is None else self.file_menu.addAction(a)
         self.chat_menu = menu.addMenu("")
-        for a in (self.act_ask, self.act_stop, self.act_new_chat, self.act_copy, None, self.act_search):
+        for a in (self.act_ask, self.act_stop, self.act_new_chat, self.act_copy, None, self.act_search,
+                  self.act_check):
             self.chat_menu.addSeparator() if a is None else self.chat_menu.addAction(a)
         self.help_menu = menu.addMenu("")
         self.help_menu.addAction(self.act_about)
@@ -125,12 +130,14 @@ class MainWindow(QMainWindow):
         self.setWindowTitle(f"Docent — {kb.root.name}" if kb is not None else "Docent")
         self.tabs.setTabText(0, tr("Ask"))
         self.tabs.setTabText(1, tr("Search"))
+        self.tabs.setTabText(2, tr("Check text"))
         self.file_menu.setTitle(tr("&File"))
         self.chat_menu.setTitle(tr("&Chat"))
         self.help_menu.setTitle(tr("&Help"))
         texts = {
             self.act_ask: tr("Ask"), self.act_stop: tr("Stop answering"), self.act_new_chat: tr("New chat"),
-            self.act_search: tr("Search documents"), self.act_add_folder: tr("Add folder…"),
+            self.act_search: tr("Search documents"), self.act_check: tr("Check a text against the documents"),
+            self.act_add_folder: tr("Add folder…"),
             self.act_add_files: tr("Add files…"), self.act_new_kb: tr("New knowledge base…"),
             self.act_settings: tr("Settings…"), self.act_copy: tr("Copy answer with citations"),
             self.act_quit: tr("Quit"), self.act_about: tr("About Docent"),
@@ -145,6 +152,7 @@ class MainWindow(QMainWindow):
         if self.settings.theme == "system":
             apply_theme(QApplication.instance(), "system")
         self.chat.render()
+        self.check.render()
         self.search.retranslate()
         self.kb_panel.file_list.model.retranslate()  # status colours
 
@@ -156,6 +164,17 @@ class MainWindow(QMainWindow):
         self.tabs.setCurrentWidget(self.search)
         self.search.query.setFocus()
         self.search.query.selectAll()
+
+    def _ask_or_check(self) -> None:
+        """Ctrl+Enter: check the text on the Check-text tab, ask the question everywhere else."""
+        if self.tabs.currentWidget() is self.check:
+            self.check.run_check()
+        else:
+            self.chat.ask()
+
+    def focus_check(self) -> None:
+        self.tabs.setCurrentWidget(self.check)
+        self.check.input.setFocus()
 
     def about(self) -> None:
         QMessageBox.about(self, tr("About Docent"), tr(
@@ -216,6 +235,7 @@ class MainWindow(QMainWindow):
         self.indexing.set_watch_enabled(old.watch_folders)
         self.model.settings_changed(old)
         self.chat.render()
+        self.check.render()
 
     # -- drag and drop --------------------------------------------------------------------------------
     def dragEnterEvent(self, event) -> None:  # noqa: N802 - Qt API

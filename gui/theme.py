@@ -28,12 +28,17 @@ class Colors:
     failed: str
     pending: str
     question_bg: str
+    partial_bg: str = "#ffe2b3"        # words of a partial sentence that the source does not hold
+    partial_fg: str = "#7a3e00"
+    contradicted_bg: str = "#fbd3d0"   # a sentence the source says otherwise
+    contradicted_fg: str = "#8a1c12"
 
 
-LIGHT = Colors(False, "#ffe066", "#000000", "#fff3b0", "#1a5fb4", "#fde0dc", "#8a1c12", "#8a5a00", "#6b6b6b",
+# Unsupported is grey (nothing to check it against), partial orange on the missing words, contradicted red.
+LIGHT = Colors(False, "#ffe066", "#000000", "#fff3b0", "#1a5fb4", "#e6e6ec", "#45454f", "#8a5a00", "#6b6b6b",
                "#1e7b34", "#b3261e", "#8a5a00", "#eef3fb")
-DARK = Colors(True, "#8a6d00", "#ffffff", "#5c4b00", "#8ab4ff", "#5a2620", "#ffb4a9", "#f0c674", "#a0a0a0",
-              "#7fd18b", "#ff8a80", "#f0c674", "#26313f")
+DARK = Colors(True, "#8a6d00", "#ffffff", "#5c4b00", "#8ab4ff", "#3c3c46", "#d0d0da", "#f0c674", "#a0a0a0",
+              "#7fd18b", "#ff8a80", "#f0c674", "#26313f", "#5a3d10", "#ffd08a", "#5a2620", "#ffb4a9")
 
 _forced: str = "system"
 _applied_dark_palette = False
