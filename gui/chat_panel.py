@@ -263,7 +263,7 @@ class ChatPanel(QWidget):
         self.live_status = tr("Loading the model…") if not self.service.loaded else tr("Thinking…")
         self.tokens_received = 0
         self.token_events = 0
-        if not self.service.ask(question, history):
+        if not self.service.ask(question, history, self.answer_mode):
             self.live = None
             self.status.setText(tr("Busy: wait for the current answer or press Stop."))
             return

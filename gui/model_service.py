@@ -132,12 +132,15 @@ class ModelService(QObject):
     def busy(self) -> bool:
         return self._future is not None and not self._future.done()
 
-    def ask(self, question: str, history: list[tuple[str, str]]) -> bool:
+    def ask(self, question: str, history: list[tuple[str, str]], mode: str = "auto") -> bool:
+        """`mode`: the conversation's choice (auto | generate | quote); auto leaves it to the settings."""
         if self.busy or self.session.kb is None:
             return False
         self.cancel = threading.Event()
         cancel = self.cancel
         s = replace(self.settings)
+        if mode != "auto":
+            s.answer_mode = mode
         push = self._tokens.push
         delay = self.token_delay
 
