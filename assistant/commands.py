@@ -193,13 +193,13 @@ def cmd_ask(args) -> int:
     question = args.question.strip()
     if not question:
         raise CommandError("the question is empty")
-    from index.commands import _open_kb
+    from index.commands import _open_kb, repairing
 
     kb = _open_kb(args)  # a shared knowledge base (chroma://...) is pulled from its server here
     runtime = None
     cancel = threading.Event()
     try:
-        if kb.catalog.counts()["passages"] == 0:
+        if repairing(kb, args, lambda: kb.catalog.counts())["passages"] == 0:
             raise CommandError(f"knowledge base {kb.root} is empty; run 'index PATH' first")
         # Model problems and an over-long question are reported before retrieval loads anything.
         try:
@@ -210,7 +210,7 @@ def cmd_ask(args) -> int:
         for w in pipeline.warnings:
             _err(f"warning: {w}")
         t0 = time.perf_counter()
-        documents = kb.documents_for(question, args.k)
+        documents = repairing(kb, args, lambda: kb.documents_for(question, args.k))  # damage: repaired first
         retrieval_s = time.perf_counter() - t0
 
         def on_token(piece: str) -> None:
