@@ -144,15 +144,8 @@ class Bench:
         found_first = False
         seconds: list[float] = []
         if check_first:  # on demand: detect and repair before anything opens the store
-            first = cli("check", "--kb", str(kb), "--repair", "--json", prefix=prefix)
-            outputs.append(first)
-            try:
-                early = json.loads(first.stdout)
-            except ValueError:
-                early = {}
+            early = _check_repair(kb, prefix, outputs, seconds)
             found_first = not early.get("healthy", True)
-            if early.get("repaired"):
-                seconds.append(float(early.get("seconds", 0.0)))
         results, proc = self.top5(kb, prefix=prefix)
         outputs.append(proc)
         if after is not None:  # e.g. free the disk, then the same command again
@@ -161,15 +154,9 @@ class Bench:
             outputs.append(proc)
         repaired_by_search = "is damaged" in "".join(p.stderr for p in outputs)
         seconds += [float(s) for p in outputs for s in re.findall(r"repaired in ([0-9.]+) s", p.stderr)]
-        check = cli("check", "--kb", str(kb), "--repair", "--json", prefix=prefix)
-        outputs.append(check)
-        try:
-            report = json.loads(check.stdout)
-        except ValueError:
-            report = {}
+        report = _check_repair(kb, prefix, outputs, seconds)
         row.detected = found_first or repaired_by_search or not report.get("healthy", True)
         if report.get("repaired"):
-            seconds.append(float(report.get("seconds", 0.0)))
             results, proc = self.top5(kb, prefix=prefix)
             outputs.append(proc)
         final = cli("check", "--kb", str(kb), "--json")
@@ -193,6 +180,19 @@ class Bench:
         if not row.ok and not row.note:
             row.note = "; ".join(p.stderr.strip().splitlines()[-1] for p in outputs if p.stderr.strip())[:300]
         return row
+
+
+def _check_repair(kb: Path, prefix, outputs: list, seconds: list) -> dict:
+    """`check --repair --json`: its report ({} if none); the process and the repair time recorded."""
+    proc = cli("check", "--kb", str(kb), "--repair", "--json", prefix=prefix)
+    outputs.append(proc)
+    try:
+        report = json.loads(proc.stdout)
+    except ValueError:
+        return {}
+    if report.get("repaired"):
+        seconds.append(float(report.get("seconds", 0.0)))
+    return report
 
 
 def _first_difference(before: list, after: list | None) -> str:
