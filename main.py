@@ -69,6 +69,14 @@ def main(argv: list[str] | None = None) -> int:
     except Exception as exc:  # a bug, not an expected failure: keep the trace in the log
         import logging
 
+        from index.errors import may_be_damage
+
+        if may_be_damage(exc):  # damage a command did not repair on its way: one line, never a trace
+            logging.getLogger("docent").debug("storage error in %s", args.command, exc_info=True)
+            print(f"docent: the knowledge base is damaged or unreadable ({exc}); "
+                  "'check --repair' rebuilds it from your documents", file=sys.stderr)
+            return 1
+
         logging.getLogger("docent").exception("unexpected error in %s", args.command)
         print(f"docent: internal error: {exc} (details in the log file)", file=sys.stderr)
         return 2

@@ -155,12 +155,14 @@ def _print_sources(answer, out=None) -> None:
         print(f"\n(documents chosen in step 1 but not cited: {ids})", file=out)
 
 
-def _answer(pipeline, kb, question: str, k: int, on_token=None, cancel=None):
+def _answer(pipeline, kb, args, question: str, on_token=None, cancel=None):
     """Retrieve, then answer; the retrieval time and the search's warnings go with the answer."""
     from assistant.errors import AssistantError
 
+    from index.commands import repairing
+
     t0 = time.perf_counter()
-    documents = kb.documents_for(question, k)
+    documents = repairing(kb, args, lambda: kb.documents_for(question, args.k))  # damage: repaired first
     retrieval_s = time.perf_counter() - t0
     try:
         answer = pipeline.answer(question, documents, on_token=on_token, cancel=cancel)
@@ -180,7 +182,7 @@ def _ask_batch(pipeline, kb, args, cancel) -> None:
             print()
         else:
             try:
-                line = _answer(pipeline, kb, question.strip(), args.k, cancel=cancel).json_text()
+                line = _answer(pipeline, kb, args, question.strip(), cancel=cancel).json_text()
             except (CommandError, ValueError) as exc:
                 line = json.dumps({"question": question.strip(), "error": str(exc)}, ensure_ascii=False)
             print(line)
@@ -188,7 +190,7 @@ def _ask_batch(pipeline, kb, args, cancel) -> None:
 
 
 def cmd_ask(args) -> int:
-    from index.commands import _open_kb, check_k
+    from index.commands import _open_kb, check_k, repairing
 
     CommandError = _command_error()
     question = (args.question or "").strip()
@@ -199,7 +201,7 @@ def cmd_ask(args) -> int:
     pipeline = None
     cancel = threading.Event()
     try:
-        if kb.catalog.counts()["passages"] == 0:
+        if repairing(kb, args, lambda: kb.catalog.counts())["passages"] == 0:
             raise CommandError(f"knowledge base {kb.root} is empty; run 'index PATH' first")
         # Model problems are reported before retrieval loads anything.
         pipeline = load_pipeline(pipeline_settings(args), embedder=kb.embedder)
@@ -213,7 +215,7 @@ def cmd_ask(args) -> int:
             sys.stdout.write(piece)
             sys.stdout.flush()
 
-        answer = _answer(pipeline, kb, question, args.k, None if args.json else on_token, cancel)
+        answer = _answer(pipeline, kb, args, question, None if args.json else on_token, cancel)
         if args.json:
             print(answer.json_text())
         else:

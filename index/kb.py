@@ -138,6 +138,9 @@ class KnowledgeBase:
                 catalog = Catalog(self.root / "catalog.sqlite")
                 self.catalog.close()
                 self.catalog = catalog
+                lost = None if self.settings.remote else repair.folders_missing(self.root, catalog)
+                if lost and all(d.part != repair.CATALOG for d in self.damage):  # an empty catalog in its place
+                    self.damage.append(repair.Finding(repair.CATALOG, lost))
             except sqlite3.DatabaseError as exc:
                 if disk_full_error(exc, self.root) is not None:
                     raise

@@ -191,6 +191,18 @@ def vectors_problem(root: Path) -> str | None:
     return _sqlite_problem(db)
 
 
+def folders_missing(root: Path, catalog) -> str | None:
+    """Folders the mirror lists that the catalog lacks: a catalog lost or replaced by an empty one."""
+    folders, files = read_folders(root)
+    if not folders and not files:
+        return None
+    known = set(catalog.roots())
+    missing = [f for f in folders if f not in known]
+    if missing or (files and catalog.counts()["indexed"] + catalog.counts()["failed"] == 0):
+        return f"the catalog lost {len(missing) or len(files)} of the indexed folders and files ({FOLDERS_FILE})"
+    return None
+
+
 def json_problems(root: Path) -> list[Finding]:
     out = []
     for name, part in (("settings.json", SETTINGS), (CHATS_FILE, CHATS), (FOLDERS_FILE, FOLDERS)):
@@ -260,6 +272,11 @@ def diagnose(kb) -> list[Finding]:
     if CATALOG not in seen and kb.catalog.placeholder:
         findings.append(Finding(CATALOG, "the catalog cannot be opened"))
         seen.add(CATALOG)
+    if CATALOG not in seen and kb.remote is None:
+        problem = folders_missing(root, kb.catalog)
+        if problem:
+            findings.append(Finding(CATALOG, problem))
+            seen.add(CATALOG)
     if kb.remote is None and VECTORS not in seen:
         problem = _probe_vectors(kb)
         if problem:
