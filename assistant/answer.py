@@ -49,12 +49,12 @@ class Answer:
                 for i, d in enumerate(self.documents)
             ],
             "answer": self.answer,
+            "mode": self.mode,
             "citations": [c.to_json(self.answer) for c in self.citations],
             "unsupported": [u.to_json() for u in self.unsupported],
             "timings": dict(self.timings),
             "model": dict(self.model),
             # extensions
-            "mode": self.mode,
             "question": self.question,
             "language": self.language,
             "found": self.found,

@@ -8,6 +8,7 @@ long) become `CommandError`: one line on stderr, exit code 1.
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 import threading
 import time

@@ -72,7 +72,7 @@ def search_many(kb, queries: list[str], k: int, mode: str = "hybrid") -> list[li
 
     catalog = kb.catalog
     limit = max(s.CANDIDATES, k * 3)
-    embedder = kb.embedder_if_available()
+    embedder = kb.embedder
     weights = [s.dense_weight_for(kb.settings, embedder, q) if mode == "hybrid" else 0.0 for q in queries]
     dense_hits: dict[int, list] = {}
     wanted = [i for i, w in enumerate(weights) if w > 0]

@@ -187,7 +187,7 @@ def test_sample_questions_are_answered_by_quotes_and_a_click_asks(qtbot, make_wi
     assert chat.samples == questions  # the knowledge base indexes the sample folder: offered
     kb = window.session.kb
     reason = "the bundled model is a small demo model. Choose a chat model in Settings for written answers."
-    pipeline = QuotePipeline(kb.embedder_if_available(), reason)
+    pipeline = QuotePipeline(kb.embedder, reason)
     answers = [pipeline.answer(q, lambda q, k: kb.documents_for(q, k)) for q in questions]
     for q, a in zip(questions, answers):
         assert a.found and a.mode == "quote" and gold[q]["answer"] in a.answer, (q, a.answer)
