@@ -81,14 +81,9 @@ class KbSession(QObject):
             self.repair_status.emit(tr("Knowledge base damaged: rebuilding from your documents, {done}/{total} files",
                                        done=p.files_done, total=p.files_total))
 
-        def done(future: Future) -> None:
-            try:
-                report = future.result()
-            except Exception as exc:  # noqa: BLE001 - shown, never raised into Qt
-                report, error = None, str(exc)
-            else:
-                error = report.error
+        def finished(report=None, error: str = "") -> None:
             self._repairing = False
+            error = error or (report.error if report is not None else "")
             if error:
                 self.repair_status.emit(tr("Knowledge base could not be repaired: {reason}", reason=error))
                 return
@@ -96,6 +91,9 @@ class KbSession(QObject):
                 self.kb_changed.emit(self.kb)  # the panels read the rebuilt catalog again
                 self.repair_status.emit(tr("Knowledge base repaired ({rebuilt}); documents lost: {lost}",
                                            rebuilt=", ".join(report.rebuilt) or "-", lost=len(report.lost)))
+
+        def failed(exc: Exception) -> None:  # shown, never raised into Qt
+            finished(error=str(exc))
 
         def job(kb):
             if not kb.damage and not kb.suspect_damage():  # after a storage error: is it damage?
@@ -105,7 +103,7 @@ class KbSession(QObject):
             return kb.repair(progress=step)
 
         self._repairing = True
-        future = self.run(job, done)
+        future = self.run(job, finished, failed)
         if future is None:
             self._repairing = False
         return future

@@ -33,7 +33,7 @@ def test_gemma_two_step_pipeline(gemma_path):
             assert parse_ids(ans.step1_output, range(3)).valid
             t = ans.timings
             if ans.found:
-                assert ans.answer or ans.timings["answer_guard"]  # the guard may leave nothing of a base model's text
+                assert "relevant_doc_ids" not in ans.answer and "\\n" not in ans.answer  # may be "" (no word written)
                 assert t["step2_prompt_evaluated"] <= t["step1_output_tokens"] + 32, t
                 assert t["step2_prefix_reused"] >= t["step1_prompt_tokens"]
             assert ans.model["profile"] == "gemma" and ans.model["n_gpu_layers"] >= 0
