@@ -67,7 +67,7 @@ class VerifyResult:
 
 def search_many(kb, queries: list[str], k: int, mode: str = "hybrid") -> list[list]:
     """Hybrid search for many queries at once: one embedding pass for all of them, then per query
-    BM25, nearest vectors and the same weighted fusion as index.search.search."""
+    BM25, nearest vectors and index.search.combine: the fusion search itself uses."""
     from index import search as s
 
     catalog = kb.catalog
@@ -88,11 +88,10 @@ def search_many(kb, queries: list[str], k: int, mode: str = "hybrid") -> list[li
     out = []
     for i, query in enumerate(queries):
         lexical = s.lexical_ranking(catalog, query, limit)
-        rankings = [(lexical, kb.settings.lexical_weight)]
+        dense = s.Ranking([], {})
         if i in dense_hits:
-            rankings.append((s.dense_ranking(catalog, kb.vectors, kb.embedder, query, limit, hits=dense_hits[i]),
-                             weights[i]))
-        fused = s.fuse(rankings, k)
+            dense = s.dense_ranking(catalog, kb.vectors, kb.embedder, query, limit, hits=dense_hits[i])
+        fused = s.combine(kb.settings, lexical, dense, weights[i], k, mode)
         passages = catalog.passages_by_ids([pid for pid, _, _ in fused])
         out.append([passages[pid] for pid, _, _ in fused if pid in passages])
     return out

@@ -127,6 +127,18 @@ def fuse_scores(lexical: Ranking, dense: Ranking, dense_weight: float, k: int) -
     return [(pid, fused[pid], _sources(lexical, dense, pid)) for pid in order]
 
 
+def combine(settings, lexical: Ranking, dense: Ranking, weight: float, k: int,
+            mode: str = "hybrid") -> list[tuple[int, float, dict[str, int]]]:
+    """The fusion rule of a knowledge base: scores for a tuned model (with the cross-language boost),
+    weighted ranks otherwise. One place, so every caller ranks exactly like `search`."""
+    if mode == "hybrid" and settings.embedding_model in DENSE_WEIGHTS:
+        if lexical.coverage < CROSS_COVERAGE and weight > 0:
+            weight = max(weight, CROSS_DENSE_WEIGHT)
+        return fuse_scores(lexical, dense, weight, k)
+    lex_weight = settings.lexical_weight if mode != "dense" else 0.0
+    return fuse([(lexical, lex_weight), (dense, weight)], k)
+
+
 def fuse(rankings: list[tuple[Ranking, float]], k: int) -> list[tuple[int, float, dict[str, int]]]:
     """Weighted reciprocal rank (models without tuned score-fusion weights)."""
     fused: dict[int, float] = {}
@@ -195,13 +207,7 @@ def search(kb, query: str, k: int = 10, mode: str = "hybrid") -> Retrieved:
             warnings.append(f"{exc}; showing keyword matches only")
         else:
             dense = dense_ranking(catalog, vectors, kb.embedder, query, limit, hits=hits)
-    if mode == "hybrid" and kb.settings.embedding_model in DENSE_WEIGHTS:
-        if lexical.coverage < CROSS_COVERAGE and weight > 0:
-            weight = max(weight, CROSS_DENSE_WEIGHT)
-        fused = fuse_scores(lexical, dense, weight, k)
-    else:
-        lex_weight = kb.settings.lexical_weight if mode != "dense" else 0.0
-        fused = fuse([(lexical, lex_weight), (dense, weight)], k)
+    fused = combine(kb.settings, lexical, dense, weight, k, mode)
     passages = catalog.passages_by_ids([pid for pid, _, _ in fused])
     hits = Retrieved(warnings=warnings)
     for rank, (pid, score, sources) in enumerate(fused, start=1):
