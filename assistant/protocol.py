@@ -5,6 +5,7 @@ The CLI and the app hold an `AnswerPipeline` and never ask which kind it is.
 from __future__ import annotations
 
 import threading
+import time
 from typing import Callable, Protocol, Sequence, Union, runtime_checkable
 
 from assistant.answer import Answer
@@ -36,3 +37,17 @@ class AnswerPipeline(Protocol):
     ) -> Answer: ...
 
     def close(self) -> None: ...
+
+
+def open_question(question: str, documents, k: int) -> tuple[str, Sequence[SourceDocument], dict]:
+    """Every pipeline's first steps: the question stripped (empty: ValueError), the documents
+    retrieved when given a retriever (timed), and the timings dict the answer will carry."""
+    question = question.strip()
+    if not question:
+        raise ValueError("the question is empty")
+    timings: dict = {}
+    if callable(documents):
+        t = time.perf_counter()
+        documents = documents(question, k)
+        timings["retrieval_s"] = round(time.perf_counter() - t, 4)
+    return question, documents, timings

@@ -41,7 +41,7 @@ from typing import Sequence, Union
 from assistant.answer import Answer
 from assistant.citations import Citation
 from assistant.language import NOT_FOUND, message_language
-from assistant.protocol import OnStep1, OnToken, Retriever
+from assistant.protocol import OnStep1, OnToken, Retriever, open_question
 from index.analysis import content_tokens, detect_language, is_cjk, normalize
 from index.sentences import split_sentences
 from index.types import SourceDocument
@@ -283,14 +283,7 @@ class QuotePipeline:
         on_step1: OnStep1 | None = None,
     ) -> Answer:
         started = time.perf_counter()
-        question = question.strip()
-        if not question:
-            raise ValueError("the question is empty")
-        timings: dict = {}
-        if callable(documents):
-            t = time.perf_counter()
-            documents = list(documents(question, self.k))
-            timings["retrieval_s"] = round(time.perf_counter() - t, 4)
+        question, documents, timings = open_question(question, documents, self.k)
         docs = list(documents)
         lang = message_language(question)
         t = time.perf_counter()

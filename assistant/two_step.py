@@ -19,7 +19,7 @@ from assistant.guard import DEFAULT_CAP_FACTOR, AnswerGuard
 from assistant.language import NOT_FOUND, message_language
 from assistant.profiles import ModelProfile
 from assistant.prompts import HistoryTurn
-from assistant.protocol import OnStep1, OnToken, Retriever
+from assistant.protocol import OnStep1, OnToken, Retriever, open_question
 from index.types import Retrieved, SourceDocument
 
 HistoryItem = Union[HistoryTurn, tuple, dict]
@@ -149,14 +149,7 @@ class TwoStepPipeline:
         """Step 1 then step 2. `on_token` gets the answer's text as it is written (generation thread),
         `on_step1(ids, n_offered)` the documents chosen, once, before the answer streams."""
         started = time.perf_counter()
-        question = question.strip()
-        if not question:
-            raise ValueError("the question is empty")
-        timings: dict = {}
-        if callable(documents):
-            t = time.perf_counter()
-            documents = documents(question, self.k)
-            timings["retrieval_s"] = round(time.perf_counter() - t, 4)
+        question, documents, timings = open_question(question, documents, self.k)
         warnings = list(self.warnings) + (documents.warnings if isinstance(documents, Retrieved) else [])
         run = AnswerRun(self, question, list(documents), as_turns(history), on_token, on_step1, cancel,
                         started, message_language(question), warnings, timings)
