@@ -16,6 +16,13 @@ log = logging.getLogger("docent.vectors")
 
 COLLECTION = "passages"
 MAX_BATCH = 5000  # Chroma's limit is 5,461 per call
+# HNSW is approximate: a search as wide as the k asked for (Chroma's ef) misses a near neighbour now
+# and then, and which one differs between processes (Chroma rebuilds part of its graph on every start),
+# so the same question ranked differently from run to run and after a repair. A pool this much wider,
+# cut to the k nearest by their exact distance with ties broken by id, is the exact top k in practice:
+# the same question gets the same answer.
+QUERY_POOL_FACTOR = 4
+QUERY_POOL_MIN = 200
 
 
 def passage_records(files: list[tuple[str, int]], passages: list | None = None):
@@ -119,8 +126,10 @@ class ChromaStore:
         total = self.count()
         if total == 0:
             return []
-        result = self.collection.query(query_embeddings=[vector], n_results=min(k, total), include=["distances"])
-        return [(vid, 1.0 - float(d)) for vid, d in zip(result["ids"][0], result["distances"][0])]
+        pool = min(total, max(k * QUERY_POOL_FACTOR, QUERY_POOL_MIN))
+        result = self.collection.query(query_embeddings=[vector], n_results=pool, include=["distances"])
+        nearest = sorted(zip(result["distances"][0], result["ids"][0]), key=lambda t: (float(t[0]), t[1]))[:k]
+        return [(vid, 1.0 - float(d)) for d, vid in nearest]
 
     def all_ids(self) -> list[str]:
         return list(self.collection.get(include=[])["ids"])

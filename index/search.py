@@ -85,7 +85,7 @@ def lexical_ranking(catalog, query: str, limit: int = CANDIDATES) -> Ranking:
     match = lexical_query(catalog, query)
     if match is None:
         return Ranking([], {}, 1.0, 0.0)
-    rows = catalog.bm25(match, limit)
+    rows = sorted(catalog.bm25(match, limit), key=lambda r: (-r[1], r[0]))  # ties by id: a repeatable order
     ideal, coverage = lexical_evidence(catalog, query)
     return Ranking([r for r, _ in rows], dict(rows), ideal, coverage)
 
@@ -101,7 +101,7 @@ def dense_ranking(catalog, vectors, embedder, query: str, limit: int = CANDIDATE
     ids: list[int] = []
     scores: dict[int, float] = {}
     for vid, score in hits:
-        for pid in mapping.get(vid, []):
+        for pid in sorted(mapping.get(vid, [])):
             if pid not in scores:
                 ids.append(pid)
                 scores[pid] = score
@@ -123,7 +123,7 @@ def fuse_scores(lexical: Ranking, dense: Ranking, dense_weight: float, k: int) -
     fused: dict[int, float] = {}
     for pid in dict.fromkeys([*lexical.ids, *dense.ids]):
         fused[pid] = lexical.scores.get(pid, 0.0) / lexical.ideal + dense_weight * dense.scores.get(pid, floor)
-    order = sorted(fused, key=lambda pid: -fused[pid])[:k]
+    order = sorted(fused, key=lambda pid: (-fused[pid], pid))[:k]  # ties by id: the same answer every time
     return [(pid, fused[pid], _sources(lexical, dense, pid)) for pid in order]
 
 
@@ -149,7 +149,7 @@ def fuse(rankings: list[tuple[Ranking, float]], k: int) -> list[tuple[int, float
         for rank, pid in enumerate(ranking.ids, start=1):
             fused[pid] = fused.get(pid, 0.0) + weight / (RRF_K + rank)
             ranks.setdefault(pid, {})[("lexical", "dense")[n] if n < 2 else str(n)] = rank
-    order = sorted(fused, key=lambda pid: (-fused[pid], min(ranks[pid].values())))
+    order = sorted(fused, key=lambda pid: (-fused[pid], min(ranks[pid].values()), pid))
     return [(pid, fused[pid], ranks[pid]) for pid in order[:k]]
 
 
