@@ -346,6 +346,26 @@ RU: dict[str, str] = {
     "the source says) or unsupported. Click a sentence to open its source.":
         "Каждое предложение ищется в базе знаний: подтверждено, подтверждено частично, противоречит источнику "
         "(с тем, что сказано в источнике) или не подтверждено. Щёлкните предложение, чтобы открыть источник.",
+    # the search model (gui/model_upgrade.py)
+    "{model} (English only)": "{model} (только английский)",
+    "{model} ({n} languages)": "{model} (языков: {n})",
+    "Search model: {model}": "Модель поиска: {model}",
+    "Upgrade search model": "Обновить модель поиска",
+    "Re-embed every passage with {model}: questions in other languages find your documents too. "
+    "Search keeps working meanwhile; you can pause.":
+        "Заново вычислить векторы всех фрагментов моделью {model}: вопросы на других языках тоже найдут ваши "
+        "документы. Поиск при этом работает; можно поставить на паузу.",
+    "Re-embedding {done}/{total} passages": "Пересчёт векторов: {done}/{total} фрагментов",
+    "Re-embedding…": "Пересчёт векторов…",
+    "Upgrade to {model} waits for indexing to finish.": "Переход на {model} ждёт окончания индексации.",
+    "Upgrade to {model} paused; search uses the current model meanwhile.":
+        "Переход на {model} приостановлен; пока поиск использует текущую модель.",
+    "Pausing after this batch…": "Пауза после текущей порции…",
+    "Upgrading to {model}; search keeps working with the current model.":
+        "Переход на {model}; поиск продолжает работать на текущей модели.",
+    "Upgrading the search model failed: {error}": "Не удалось обновить модель поиска: {error}",
+    "Search model upgraded: this knowledge base now uses {model}":
+        "Модель поиска обновлена: база знаний теперь использует {model}",
 }
 
 # trn(singular, plural, n): Russian forms for 1 / 2-4 / 5+ (keyed by the English plural).

@@ -123,7 +123,8 @@ class IndexingController(QObject):
         started = time.perf_counter()
 
         def job(kb):
-            return kb.index(paths, progress=self._progress.push, cancel=cancel)
+            with self.session.store_lock:  # a re-embed pauses for this run (gui/reembedding.py)
+                return kb.index(paths, progress=self._progress.push, cancel=cancel)
 
         def failed(exc: Exception) -> None:
             if not isinstance(exc, JobRefused):  # refused: nothing started, nothing to report

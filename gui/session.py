@@ -15,6 +15,7 @@ knows them, and every job ends in one of four ways, the same for all:
 from __future__ import annotations
 
 import logging
+import threading
 from concurrent.futures import Future
 from pathlib import Path
 from typing import Any, Callable, Hashable
@@ -49,6 +50,8 @@ class KbSession(QObject):
         self._latest: dict[Hashable, Future] = {}   # key -> the job whose result is still wanted
         self._pending: tuple[Callable[[], None] | None, Path | None] | None = None
         self._repairing = False
+        # Jobs that write the vector store (indexing, a re-embed, a repair) hold it: one at a time.
+        self.store_lock = threading.Lock()
 
     # -- opening and closing ------------------------------------------------
     def open_now(self, root: Path | str) -> bool:
@@ -100,7 +103,8 @@ class KbSession(QObject):
                 from index.repair import RepairReport
 
                 return RepairReport()
-            return kb.repair(progress=step)
+            with self.store_lock:
+                return kb.repair(progress=step)
 
         self._repairing = True
         future = self.run(job, finished, failed)
