@@ -142,11 +142,20 @@ def test_upgrade_a_minilm_knowledge_base_pause_restart_resume(qtbot, tmp_path, m
         qtbot.waitUntil(lambda: controller.state == "running", timeout=30_000)
         messages: list[str] = []
         window.kb_panel.message.connect(messages.append)
+        # a file added meanwhile: the re-embed makes way for the indexing run, then goes on by itself
+        (docs / "glacier.txt").write_text("Glaciers are rivers of ice that move slowly downhill under their "
+                                          "own weight.", encoding="utf-8")
+        states: list[str] = []
+        controller.state_changed.connect(states.append)
+        window.indexing.index([str(docs)])
         qtbot.waitUntil(lambda: controller.state == "idle", timeout=300_000)
         assert first and first[0] >= paused_at  # nothing embedded twice
+        assert "paused" in states and states[-1] == "idle", states  # paused for the indexing run, resumed
+        assert window.indexing.state == "idle" and window.indexing.last_progress is not None
         kb = window.session.kb
         assert kb.settings.embedding_model == BUNDLED_USE and reembed.pending_model(kb) is None
-        assert set(kb.catalog.all_vector_ids()) == set(kb.vectors.all_ids())
+        assert set(kb.catalog.all_vector_ids()) == set(kb.vectors.all_ids())  # the new file's vectors too
+        assert any(r.path.endswith("glacier.txt") and r.status == "indexed" for r in kb.catalog.files())
         n = len(MODEL_LANGUAGES[BUNDLED_USE])
         assert upgrade.model_label.text() == f"Search model: use-multilingual-v3 ({n} languages)"
         assert not upgrade.upgrade_button.isVisible() and not upgrade.progress.isVisible()
