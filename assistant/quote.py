@@ -166,10 +166,18 @@ class _Sentence:
     score: float = 0.0
 
 
+@lru_cache(maxsize=16384)
+def _sentence_terms(sentence: str, language: str) -> frozenset:
+    return frozenset(t.term for t in content_tokens(sentence, language))
+
+
 @lru_cache(maxsize=1024)
 def _split(content: str) -> tuple[tuple[int, int, frozenset], ...]:
-    """A document's sentences and their content terms (cached: documents recur across questions)."""
-    return tuple((a, b, frozenset(t.term for t in content_tokens(content[a:b]))) for a, b in split_sentences(content))
+    """A document's sentences and their content terms. Cached twice: a document recurs across
+    questions, and its sentences recur in the other windows of the same file; the language is
+    told once per document (telling it per sentence was most of the time)."""
+    language = detect_language(content)
+    return tuple((a, b, _sentence_terms(content[a:b], language)) for a, b in split_sentences(content))
 
 
 def _question_terms(question: str) -> dict[str, float]:
@@ -332,27 +340,29 @@ class QuotePipeline:
         if not sentences or not q_terms:
             return []
         n = len(sentences)
+        asked = frozenset(q_terms)
+        held = [asked.intersection(s.terms) for s in sentences]  # small sets: everything below works on these
         df: dict[str, int] = {}
-        for s in sentences:
-            for term in s.terms & q_terms.keys():
+        for hit in held:
+            for term in hit:
                 df[term] = df.get(term, 0) + 1
         # a term no sentence holds weighs as the rarest one that some sentence holds
         weights = {term: emphasis * math.log(1 + n / df.get(term, 1)) for term, emphasis in q_terms.items()}
         total = sum(weights.values()) or 1.0
-
-        def share(terms) -> float:
-            return sum(weights[t] for t in terms & weights.keys()) / total
-
-        kind = answer_kind(question)
+        j = 0
         for row in by_doc:
-            for i, s in enumerate(row):
-                own = share(s.terms)
-                window = share(s.terms | row[i - 1].terms) if i else own
+            previous: frozenset = frozenset()
+            for s in row:
+                hit = held[j]
+                j += 1
+                own = sum(weights[t] for t in hit) / total
+                window = sum(weights[t] for t in hit | previous) / total if previous else own
                 s.lexical = (1 - self.context_weight) * own + self.context_weight * window
-        for s in sentences:
-            if not s.terms - q_terms.keys():  # a heading or an echo of the question: nothing new to say
-                s.lexical = 0.0
-            s.score = s.lexical / (1 + self.rank_decay * s.doc)
+                if len(hit) == len(s.terms):  # a heading or an echo of the question: nothing new to say
+                    s.lexical = 0.0
+                s.score = s.lexical / (1 + self.rank_decay * s.doc)
+                previous = hit
+        kind = answer_kind(question)
         shortlist = sorted(sentences, key=lambda s: -s.score)[: self.shortlist]
         if len(shortlist) > 1 and shortlist[1].score >= self.ambiguity * shortlist[0].score:
             self._add_meaning(question, docs, shortlist)  # the terms alone do not settle it

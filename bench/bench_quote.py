@@ -137,7 +137,7 @@ def run_language(lang: str, tmp: Path, limit: int, generate: int, pipeline_kwarg
             "misses": misses,
         }
         if generate > 0:
-            result["generate"] = run_generate(kb, answerable[:generate])
+            result["generate"] = run_generate(kb, sample(answerable, generate))
     return result
 
 
@@ -148,16 +148,27 @@ def run_generate(kb, questions: list) -> dict:
     from assistant.runtime import LlamaRuntime
     from index.config import data_dir
 
+    from bench.bench_pipeline import answer_defects
+
     path = ensure_default_model(data_dir())
-    n_hold, seconds = 0, []
+    n_hold, n_quote, seconds, defects = 0, 0, [], []
+    quote = QuotePipeline(kb.embedder, "bench")
     with LlamaRuntime(path, n_ctx=8192) as runtime:
         pipeline = GroundedPipeline(runtime)
         for q in questions:
+            docs = kb.documents_for(q.text, 6)
             t = time.perf_counter()
-            ans = pipeline.answer(q.text, kb.documents_for(q.text, 6))
+            ans = pipeline.answer(q.text, docs)
             seconds.append(time.perf_counter() - t)
             n_hold += holds(ans.answer, q.answer)
-    return {"questions": len(questions), "holds": round(n_hold / max(len(questions), 1), 4),
+            n_quote += holds(quote.answer(q.text, docs).answer, q.answer)
+            problems = answer_defects(ans.answer)
+            if problems:
+                defects.append({"q": q.text, "problems": problems, "answer": ans.answer[:300]})
+                print(f"  defect: {q.text[:60]!r}: {', '.join(problems)}: {ans.answer[:160]!r}", file=sys.stderr)
+    n = max(len(questions), 1)
+    return {"questions": len(questions), "holds": round(n_hold / n, 4), "quote_holds": round(n_quote / n, 4),
+            "defects": len(defects), "defect_examples": defects[:5],
             "s_per_answer": round(statistics.mean(seconds), 2) if seconds else 0.0}
 
 
@@ -194,7 +205,8 @@ def main() -> int:
               f"{'in-docs':>7} {'ms':>6} {'p95':>6} {'retr':>6} {'absent':>6} {'f-found':>7}  generate")
         for lang, r in results.items():
             g = r.get("generate")
-            gen = f"{g['holds']:.3f} of {g['questions']} ({g['s_per_answer']} s/answer)" if g else "-"
+            gen = (f"{g['holds']:.3f} (quote {g['quote_holds']:.3f}) of {g['questions']}, {g['defects']} defects, "
+                   f"{g['s_per_answer']} s/answer" if g else "-")
             print(f"{lang:4} {r['questions']:4d} {r['holds']:6.3f} {r['baseline']:6.3f} {r['found']:6.3f} "
                   f"{r['cited']:6.3f} {r['sentences']:5.2f} {r['retrieved']:7.3f} {r['quote_ms_mean']:6.1f} "
                   f"{r['quote_ms_p95']:6.1f} {r['retrieval_ms_mean']:6.1f} {r['absent_questions']:6d} "
