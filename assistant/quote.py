@@ -161,6 +161,17 @@ def needs_predecessor(sentence: str) -> bool:
     return bool(m) and (m.end() == len(s) or not s[m.end()].isalnum())
 
 
+_SENTENCE_END = tuple(".!?…。！？」』\"'”’»)；;:：")
+
+
+def is_heading(text: str, start: int, end: int) -> bool:
+    """A title line (no closing punctuation, alone on its line): it names a subject, it says nothing
+    about it, so it never keeps the best sentence company."""
+    line_ends = end == len(text) or text[end] == "\n"
+    line_starts = start == 0 or text[start - 1] == "\n"
+    return line_starts and line_ends and not text[start:end].rstrip().endswith(_SENTENCE_END)
+
+
 # --------------------------------------------------------------------------
 # scoring
 
@@ -177,6 +188,12 @@ class _Sentence:
     embedded: bool = False   # `dense` is this sentence's own cosine (not the shortlist's floor)
     kind: bool = False
     score: float = 0.0
+
+
+@lru_cache(maxsize=256)
+def _language(question: str) -> str:
+    """The question's language, told once per question (several steps ask)."""
+    return detect_language(question)
 
 
 @lru_cache(maxsize=16384)
@@ -425,7 +442,7 @@ class QuotePipeline:
 
     def _meaning_available(self, question: str) -> bool:
         supports = getattr(self.embedder, "supports", None)
-        return self.embedder is not None and (supports is None or supports(detect_language(question)))
+        return self.embedder is not None and (supports is None or supports(_language(question)))
 
     def _cosines(self, question: str, texts: list[str]) -> list[float]:
         """Cosine of each text to the question. The question's vector comes from the embedder (which keeps
@@ -455,15 +472,20 @@ class QuotePipeline:
         for s in shortlist[len(embedded):]:
             s.dense = min(sims)
 
-    def confidence(self, question: str, docs: Sequence[SourceDocument], best: _Sentence) -> tuple[float, float]:
+    def confidence(self, question: str, docs: Sequence[SourceDocument], best: _Sentence,
+                   exact: bool = False) -> tuple[float, float]:
         """(how surely `best` answers the question, what it must reach). With meaning (the embedding model
         covers the question's language): the mean of the term share and the cosine, so a sentence that
-        shares common words with a question about something else fails; without: the term share."""
+        shares common words with a question about something else fails; without: the term share.
+        A sentence whose terms alone reach the bar is not embedded (the value is then a lower bound)
+        unless `exact`."""
         if self.meaning_weight <= 0 or not self._meaning_available(question):
             return best.lexical, self.lexical_threshold
-        cosine = best.dense if best.embedded else self._cosines(question, [docs[best.doc].content[best.start:best.end]])[0]
         w = self.meaning_weight
-        needed = self.cjk_threshold if detect_language(question) in CJK_LANGUAGES else self.threshold
+        needed = self.cjk_threshold if _language(question) in CJK_LANGUAGES else self.threshold
+        if not best.embedded and not exact and (1 - w) * best.lexical >= needed:
+            return (1 - w) * best.lexical, needed  # the terms alone pass: only a negative cosine could fail it
+        cosine = best.dense if best.embedded else self._cosines(question, [docs[best.doc].content[best.start:best.end]])[0]
         return (1 - w) * best.lexical + w * cosine, needed
 
     def select(self, question: str, docs: Sequence[SourceDocument]) -> list[_Sentence]:
@@ -502,7 +524,7 @@ class QuotePipeline:
         for s in ranked[1:]:
             if len(picked) >= MAX_SENTENCES or s.score < self.companion_ratio * best.score:
                 break
-            if (s.doc, s.index) in picked:
+            if (s.doc, s.index) in picked or is_heading(docs[s.doc].content, s.start, s.end):
                 continue
             if s.index > 0 and points_back(s.doc, s.index) and (s.doc, s.index - 1) not in picked \
                     and len(picked) + 2 > MAX_SENTENCES:

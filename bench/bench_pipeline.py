@@ -298,6 +298,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--guard-questions", type=int, default=10, help="questions per language for the answer-guard section")
     ap.add_argument("--skip", default="", help="comma list of sections to skip: speed,reuse,validity,guard")
     ap.add_argument("--langs", default="en,ru,ja", help="dev sets to use (comma list)")
+    ap.add_argument("--threads", type=int, help="llama.cpp threads (default: physical cores; 1 is faster on a busy machine)")
     args = ap.parse_args(argv)
     skip = set(filter(None, args.skip.split(",")))
 
@@ -314,7 +315,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"no evaluation data under {args.eval}")
         return 1
     t0 = time.perf_counter()
-    with LlamaRuntime(model, n_ctx=args.n_ctx) as rt:
+    with LlamaRuntime(model, n_ctx=args.n_ctx, n_threads=args.threads, n_threads_batch=args.threads) as rt:
         pipe = GroundedPipeline(rt, max_answer_tokens=16)
         info = rt.info
         print(f"model {rt.meta.describe()}  profile {pipe.profile.key}  {pipe.builder.describe()}")

@@ -49,6 +49,8 @@ from index.sentences import split_sentences  # noqa: E402
 TARGET_HOLDS = 0.85
 TARGET_MS = 100.0
 TARGET_FALSE_FOUND = 0.10
+GENERATE_DOCS = 3  # documents per question for the side-by-side (both modes get the same; 6 take minutes per answer here)
+GENERATE_THREADS: int | None = None  # --threads: llama.cpp threads for generate mode (None = physical cores)
 TRADEOFF = (0.20, 0.23, 0.25, 0.27, 0.30, 0.33, 0.36, 0.39, 0.42, 0.45, 0.50)
 
 
@@ -141,7 +143,7 @@ def run_language(lang: str, tmp: Path, limit: int, generate: int, pipeline_kwarg
             "misses": misses,
         }
         if generate > 0:
-            result["generate"] = run_generate(kb, sample(answerable, generate))
+            result["generate"] = run_generate(kb, sample(answerable, generate), GENERATE_THREADS)
     if halves:
         result["halves"] = run_halves(lang, tmp, files, questions, limit, pipeline_kwargs)
     return result
@@ -166,7 +168,7 @@ def run_halves(lang: str, tmp: Path, files: list[Path], questions: list, limit: 
                 if not ranked:
                     out["points"].append((name, q.path in kept, False, -1.0, 1.0))
                     continue
-                value, needed = quote.confidence(q.text, docs, ranked[0])
+                value, needed = quote.confidence(q.text, docs, ranked[0], exact=True)
                 chosen = quote.compose(quote.pick(docs, ranked), docs)[0]  # the answer whatever the threshold
                 out["points"].append((name, q.path in kept, holds(chosen, q.answer), value, needed))
         points = [p for p in out["points"] if p[0] == name]
@@ -191,7 +193,7 @@ def run_halves(lang: str, tmp: Path, files: list[Path], questions: list, limit: 
     return out
 
 
-def run_generate(kb, questions: list) -> dict:
+def run_generate(kb, questions: list, threads: int | None = None) -> dict:
     """The bundled gemma in generate mode on the same questions: answers holding the gold answer."""
     from assistant.models import ensure_default_model
     from assistant.pipeline import GroundedPipeline
@@ -203,10 +205,10 @@ def run_generate(kb, questions: list) -> dict:
     path = ensure_default_model(data_dir())
     n_hold, n_quote, seconds, defects = 0, 0, [], []
     quote = QuotePipeline(kb.embedder, "bench")
-    with LlamaRuntime(path, n_ctx=8192) as runtime:
+    with LlamaRuntime(path, n_ctx=8192, n_threads=threads, n_threads_batch=threads) as runtime:
         pipeline = GroundedPipeline(runtime)
         for q in questions:
-            docs = kb.documents_for(q.text, 6)
+            docs = kb.documents_for(q.text, GENERATE_DOCS)
             t = time.perf_counter()
             ans = pipeline.answer(q.text, docs)
             seconds.append(time.perf_counter() - t)
@@ -233,7 +235,10 @@ def main() -> int:
     ap.add_argument("--no-halves", action="store_true", help="skip the not-found measurement (half knowledge bases)")
     ap.add_argument("--misses", metavar="FILE", help="write the questions quote mode missed (JSON lines)")
     ap.add_argument("--set", action="append", default=[], metavar="NAME=VALUE", help="a QuotePipeline parameter")
+    ap.add_argument("--threads", type=int, help="llama.cpp threads for --generate (1 is faster on a busy machine)")
     args = ap.parse_args()
+    global GENERATE_THREADS
+    GENERATE_THREADS = args.threads
     kwargs = {k: float(v) if "." in v else int(v) for k, v in (s.split("=", 1) for s in args.set)}
     results: dict[str, dict] = {}
     with tempfile.TemporaryDirectory(prefix="docent-quote-") as tmp:

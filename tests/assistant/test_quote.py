@@ -9,7 +9,7 @@ import pytest
 
 from assistant.language import NOT_FOUND
 from assistant.protocol import AnswerPipeline
-from assistant.quote import MAX_SENTENCES, QuotePipeline, answer_kind, has_kind, needs_predecessor
+from assistant.quote import MAX_SENTENCES, QuotePipeline, answer_kind, has_kind, is_heading, needs_predecessor
 from index.kb import KnowledgeBase
 from index.sentences import split_sentences
 
@@ -257,6 +257,15 @@ def test_confidence_needs_a_higher_bar_for_cjk_questions_and_terms_alone_without
     docs = kb.documents_for("How deep is Lake Veltor?")
     best = terms_only.score("How deep is Lake Veltor?", docs)[0]
     assert terms_only.confidence("How deep is Lake Veltor?", docs, best) == (best.lexical, terms_only.lexical_threshold)
+
+
+def test_a_title_line_is_a_heading_and_never_a_companion(kb, quote):
+    text = "Lake Veltor\n\nLake Veltor is a lake. It is deep\nMaps of the lake"
+    assert is_heading(text, 0, 11)
+    assert not is_heading(text, 13, 35) and not is_heading(text, 36, 46)
+    assert is_heading(text, 47, 63)
+    answer = ask(kb, quote, "How deep is Lake Veltor?")
+    assert "Lake Veltor\n" not in answer.answer and not answer.answer.startswith("Lake Veltor\n")
 
 
 def test_meaning_counts_only_where_the_embedding_model_covers_the_language(kb):
