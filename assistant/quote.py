@@ -4,26 +4,35 @@ No language model: this is the answer a user gets when no chat model is usable
 (the bundled base model, no model at all), and it cannot invent anything.
 
 Every sentence of the documents is scored by
-- the question's terms (the analyser's stems and CJK bigrams), each weighted by
-  its rarity among the candidate sentences, as the share of the question's
-  weight the sentence holds, blended with the same share over the sentence and
-  its predecessor (the answer often sits one sentence after the words that name
-  the subject);
+- the question's terms (the analyser's stems and CJK bigrams; a stem the stemmer
+  left apart from the question's, "блокировок" / "блокировк", counts too), each
+  weighted by its rarity among the candidate sentences, as the share of the
+  question's weight the sentence holds, blended with the same share over the
+  sentence and its predecessor (the answer often sits one sentence after the
+  words that name the subject);
 - meaning: cosine to the question with the knowledge base's embedding model,
   when it covers the question's language (the bundled MiniLM is English-only)
   and the terms leave a near tie; only the few lexically best sentences are
-  embedded, in one batch with the question, and vectors are cached per
-  sentence text, so documents seen before cost nothing (embedding is the time
-  cost: bench/bench_quote.py measures it);
+  embedded, in one batch, and vectors are cached per sentence text (the
+  question's vector is the one the search made: Embedder keeps it);
 - the kind of answer asked for: how many / when / who / where questions (and
   their Russian and Japanese forms) prefer sentences holding a number, a date,
   a name or a place the question does not already hold;
 - the document's rank: retrieval's order is evidence too.
 
+Not found: the best sentence must be close enough to the question. Its
+confidence is the mean of its term share and its cosine to the question: a
+sentence that shares common words with a question about something else has a
+low cosine, one that answers in other words a high one. The bar is higher for
+CJK questions (bigrams of unrelated sentences overlap, and their vectors sit
+closer, far more than stems do) and is the term share alone where the model
+does not cover the language. bench/bench_quote.py measures the trade-off with
+knowledge bases of half the dev articles asked the other half's questions.
+
 The answer is the best sentence plus up to two more that score close to it (at
 most 3 sentences); a sentence that opens with a pronoun or connector ("It",
-"This", "Он", "Это", "それ" ...) brings its predecessor. Nothing above the
-threshold: "not found" in the question's language. Citations point at the
+"This", "Он", "Это", "それ" ...) brings its predecessor. Nothing sure enough:
+"not found" in the question's language. Citations point at the
 file's extracted text exactly as the generated answers' do. The conversation's
 history is not used: a quote answers the question as asked.
 """
@@ -47,6 +56,9 @@ from index.sentences import split_sentences
 from index.types import SourceDocument
 
 MAX_SENTENCES = 3
+# Questions matched by character bigrams: unrelated sentences share bigrams, and sit closer in the
+# embedding space, far more often than with stems (see `confidence`).
+CJK_LANGUAGES = frozenset({"ja", "zh", "ko"})
 
 
 # --------------------------------------------------------------------------
@@ -149,6 +161,17 @@ def needs_predecessor(sentence: str) -> bool:
     return bool(m) and (m.end() == len(s) or not s[m.end()].isalnum())
 
 
+_SENTENCE_END = tuple(".!?…。！？」』\"'”’»)；;:：")
+
+
+def is_heading(text: str, start: int, end: int) -> bool:
+    """A title line (no closing punctuation, alone on its line): it names a subject, it says nothing
+    about it, so it never keeps the best sentence company."""
+    line_ends = end == len(text) or text[end] == "\n"
+    line_starts = start == 0 or text[start - 1] == "\n"
+    return line_starts and line_ends and not text[start:end].rstrip().endswith(_SENTENCE_END)
+
+
 # --------------------------------------------------------------------------
 # scoring
 
@@ -162,14 +185,60 @@ class _Sentence:
     terms: frozenset
     lexical: float = 0.0
     dense: float = 0.0
+    embedded: bool = False   # `dense` is this sentence's own cosine (not the shortlist's floor)
     kind: bool = False
     score: float = 0.0
 
 
+@lru_cache(maxsize=256)
+def _language(question: str) -> str:
+    """The question's language, told once per question (several steps ask)."""
+    return detect_language(question)
+
+
+@lru_cache(maxsize=16384)
+def _sentence_terms(sentence: str, language: str) -> frozenset:
+    return frozenset(t.term for t in content_tokens(sentence, language))
+
+
 @lru_cache(maxsize=1024)
 def _split(content: str) -> tuple[tuple[int, int, frozenset], ...]:
-    """A document's sentences and their content terms (cached: documents recur across questions)."""
-    return tuple((a, b, frozenset(t.term for t in content_tokens(content[a:b]))) for a, b in split_sentences(content))
+    """A document's sentences and their content terms. Cached twice: a document recurs across
+    questions, and its sentences recur in the other windows of the same file; the language is
+    told once per document (telling it per sentence was most of the time)."""
+    language = detect_language(content)
+    return tuple((a, b, _sentence_terms(content[a:b], language)) for a, b in split_sentences(content))
+
+
+MIN_VARIANT = 5  # letters two stems must share before one counts as the other's variant
+
+
+def _variants(asked: frozenset, vocabulary: frozenset) -> dict[str, frozenset]:
+    """Question stems -> the documents' stems that are the same word in another form, where the
+    stemmer left them apart (Russian "блокировок" / "блокировк"): one starts the other, or they
+    differ only in their last letter, sharing at least MIN_VARIANT letters. Words only: CJK bigrams
+    and numbers match exactly."""
+    out: dict[str, frozenset] = {}
+    for t in asked:
+        if len(t) < MIN_VARIANT or not t.isalpha() or is_cjk(t[0]):
+            continue
+        head = t[:MIN_VARIANT]
+        found = frozenset(v for v in vocabulary if v != t and v.startswith(head) and _same_word(t, v))
+        if found:
+            out[t] = found
+    return out
+
+
+def _same_word(a: str, b: str) -> bool:
+    short, long = (a, b) if len(a) <= len(b) else (b, a)
+    return long.startswith(short) or long.startswith(short[:-1]) and len(short) - 1 >= MIN_VARIANT
+
+
+def _held(asked: frozenset, variants: dict[str, frozenset], terms: frozenset) -> frozenset:
+    """The question's terms a sentence holds, itself or in a variant."""
+    hit = asked.intersection(terms)
+    extra = [t for t, forms in variants.items() if t not in hit and not forms.isdisjoint(terms)]
+    return hit.union(extra) if extra else hit
 
 
 def _question_terms(question: str) -> dict[str, float]:
@@ -233,7 +302,10 @@ class QuotePipeline:
         mode_reason: str = "",
         *,
         k: int = 6,
-        threshold: float = 0.25,
+        threshold: float = 0.28,
+        lexical_threshold: float = 0.3,
+        cjk_threshold: float = 0.39,
+        meaning_weight: float = 0.5,
         dense_weight: float = 0.3,
         context_weight: float = 0.3,
         kind_bonus: float = 0.3,
@@ -247,7 +319,10 @@ class QuotePipeline:
         self.embedder = embedder
         self.mode_reason = mode_reason
         self.k = k
-        self.threshold = threshold            # the best sentence must hold this share of the question's weight
+        self.threshold = threshold            # the best sentence's confidence must reach this (see `confidence`)
+        self.lexical_threshold = lexical_threshold  # ... or, without meaning, this share of the question's weight
+        self.cjk_threshold = cjk_threshold    # ... or, for a question in CJK script (with meaning), this
+        self.meaning_weight = meaning_weight  # the cosine's part in the confidence (0 = terms only)
         self.dense_weight = dense_weight      # cosine's weight next to the term share (0..1 each)
         self.context_weight = context_weight  # share of the lexical score taken from sentence + predecessor
         self.kind_bonus = kind_bonus          # score * (1 + kind_bonus) for a sentence with the kind asked for
@@ -294,7 +369,7 @@ class QuotePipeline:
         text, citations = "", []
         found = bool(chosen)
         if found:
-            text, citations = self._compose(chosen, docs)
+            text, citations = self.compose(chosen, docs)
         elif not cancelled:
             text = NOT_FOUND[lang]
         ids = list(dict.fromkeys(c.doc_id for c in citations))
@@ -332,27 +407,30 @@ class QuotePipeline:
         if not sentences or not q_terms:
             return []
         n = len(sentences)
+        asked = frozenset(q_terms)
+        variants = _variants(asked, frozenset().union(*(s.terms for s in sentences)))
+        held = [_held(asked, variants, s.terms) for s in sentences]  # small sets: everything below works on these
         df: dict[str, int] = {}
-        for s in sentences:
-            for term in s.terms & q_terms.keys():
+        for hit in held:
+            for term in hit:
                 df[term] = df.get(term, 0) + 1
         # a term no sentence holds weighs as the rarest one that some sentence holds
         weights = {term: emphasis * math.log(1 + n / df.get(term, 1)) for term, emphasis in q_terms.items()}
         total = sum(weights.values()) or 1.0
-
-        def share(terms) -> float:
-            return sum(weights[t] for t in terms & weights.keys()) / total
-
-        kind = answer_kind(question)
+        j = 0
         for row in by_doc:
-            for i, s in enumerate(row):
-                own = share(s.terms)
-                window = share(s.terms | row[i - 1].terms) if i else own
+            previous: frozenset = frozenset()
+            for s in row:
+                hit = held[j]
+                j += 1
+                own = sum(weights[t] for t in hit) / total
+                window = sum(weights[t] for t in hit | previous) / total if previous else own
                 s.lexical = (1 - self.context_weight) * own + self.context_weight * window
-        for s in sentences:
-            if not s.terms - q_terms.keys():  # a heading or an echo of the question: nothing new to say
-                s.lexical = 0.0
-            s.score = s.lexical / (1 + self.rank_decay * s.doc)
+                if s.terms <= asked:  # a heading or an echo of the question: nothing new to say
+                    s.lexical = 0.0
+                s.score = s.lexical / (1 + self.rank_decay * s.doc)
+                previous = hit
+        kind = answer_kind(question)
         shortlist = sorted(sentences, key=lambda s: -s.score)[: self.shortlist]
         if len(shortlist) > 1 and shortlist[1].score >= self.ambiguity * shortlist[0].score:
             self._add_meaning(question, docs, shortlist)  # the terms alone do not settle it
@@ -362,46 +440,66 @@ class QuotePipeline:
             s.score = (s.lexical + self.dense_weight * s.dense) * (1 + self.kind_bonus * s.kind) / (1 + self.rank_decay * s.doc)
         return sorted(shortlist, key=lambda s: -s.score)
 
-    def _add_meaning(self, question: str, docs: Sequence[SourceDocument], shortlist: list[_Sentence]) -> None:
-        embedder = self.embedder
-        if embedder is None or self.dense_weight <= 0 or not shortlist:
-            return
-        supports = getattr(embedder, "supports", None)
-        if supports is not None and not supports(detect_language(question)):
-            return
+    def _meaning_available(self, question: str) -> bool:
+        supports = getattr(self.embedder, "supports", None)
+        return self.embedder is not None and (supports is None or supports(_language(question)))
+
+    def _cosines(self, question: str, texts: list[str]) -> list[float]:
+        """Cosine of each text to the question. The question's vector comes from the embedder (which keeps
+        the search's), sentence vectors from this pipeline's cache: only unseen sentences are encoded,
+        in one batch."""
         import numpy as np
 
-        embedded = shortlist[: self.embed_limit]
-        texts = [docs[s.doc].content[s.start:s.end] for s in embedded]
+        embedder = self.embedder
         vectors = [self._vectors.get(t) for t in texts]
         missing = [i for i, v in enumerate(vectors) if v is None]
-        q_key = "\x00query\x00" + question
-        q = self._vectors.get(q_key)
-        settings = getattr(embedder, "settings", None)
-        same_prompt = settings is not None and settings.query_prompt == settings.passage_prompt
-        batch = [texts[i] for i in missing]
-        if q is None and same_prompt:  # one encoder call for the question and the sentences
-            batch.insert(0, question)
-        fresh = list(embedder.embed_passages(batch)) if batch else []
-        if q is None:
-            q = fresh.pop(0) if same_prompt else embedder.embed_query(question)
-            self._vectors.put(q_key, q)
-        for i, v in zip(missing, fresh):
-            vectors[i] = v
-            self._vectors.put(texts[i], v)
-        q = np.asarray(q, dtype=np.float32)
+        if missing:
+            for i, v in zip(missing, embedder.embed_passages([texts[i] for i in missing])):
+                vectors[i] = v
+                self._vectors.put(texts[i], v)
+        q = np.asarray(embedder.embed_query(question), dtype=np.float32)
         matrix = np.vstack(vectors)
         sims = matrix @ q / (np.linalg.norm(matrix, axis=1) * (np.linalg.norm(q) or 1.0) + 1e-12)
+        return [float(x) for x in sims]
+
+    def _add_meaning(self, question: str, docs: Sequence[SourceDocument], shortlist: list[_Sentence]) -> None:
+        if self.dense_weight <= 0 or not shortlist or not self._meaning_available(question):
+            return
+        embedded = shortlist[: self.embed_limit]
+        sims = self._cosines(question, [docs[s.doc].content[s.start:s.end] for s in embedded])
         for s, sim in zip(embedded, sims):
-            s.dense = float(sim)
+            s.dense, s.embedded = sim, True
         for s in shortlist[len(embedded):]:
-            s.dense = float(sims.min())
+            s.dense = min(sims)
+
+    def confidence(self, question: str, docs: Sequence[SourceDocument], best: _Sentence,
+                   exact: bool = False) -> tuple[float, float]:
+        """(how surely `best` answers the question, what it must reach). With meaning (the embedding model
+        covers the question's language): the mean of the term share and the cosine, so a sentence that
+        shares common words with a question about something else fails; without: the term share.
+        A sentence whose terms alone reach the bar is not embedded (the value is then a lower bound)
+        unless `exact`."""
+        if self.meaning_weight <= 0 or not self._meaning_available(question):
+            return best.lexical, self.lexical_threshold
+        w = self.meaning_weight
+        needed = self.cjk_threshold if _language(question) in CJK_LANGUAGES else self.threshold
+        if not best.embedded and not exact and (1 - w) * best.lexical >= needed:
+            return (1 - w) * best.lexical, needed  # the terms alone pass: only a negative cosine could fail it
+        cosine = best.dense if best.embedded else self._cosines(question, [docs[best.doc].content[best.start:best.end]])[0]
+        return (1 - w) * best.lexical + w * cosine, needed
 
     def select(self, question: str, docs: Sequence[SourceDocument]) -> list[_Sentence]:
-        """The sentences of the answer, in reading order: [] when nothing passes the threshold."""
+        """The sentences of the answer, in reading order: [] when the best one is not sure enough."""
         ranked = self.score(question, docs)
-        if not ranked or ranked[0].lexical < self.threshold:
+        if not ranked:
             return []
+        value, needed = self.confidence(question, docs, ranked[0])
+        if value < needed:
+            return []
+        return self.pick(docs, ranked)
+
+    def pick(self, docs: Sequence[SourceDocument], ranked: list[_Sentence]) -> list[_Sentence]:
+        """The best sentence (of `score`'s ranking), with the companions and neighbours it brings, in reading order."""
         best = ranked[0]
         rows = {d: _split(doc.content) for d, doc in enumerate(docs)}
         picked: dict[tuple[int, int], _Sentence] = {}
@@ -426,7 +524,7 @@ class QuotePipeline:
         for s in ranked[1:]:
             if len(picked) >= MAX_SENTENCES or s.score < self.companion_ratio * best.score:
                 break
-            if (s.doc, s.index) in picked:
+            if (s.doc, s.index) in picked or is_heading(docs[s.doc].content, s.start, s.end):
                 continue
             if s.index > 0 and points_back(s.doc, s.index) and (s.doc, s.index - 1) not in picked \
                     and len(picked) + 2 > MAX_SENTENCES:
@@ -436,7 +534,7 @@ class QuotePipeline:
         return sorted(picked.values(), key=lambda s: (order.get(s.doc, s.doc), s.index))
 
     @staticmethod
-    def _compose(chosen: list[_Sentence], docs: Sequence[SourceDocument]) -> tuple[str, list[Citation]]:
+    def compose(chosen: list[_Sentence], docs: Sequence[SourceDocument]) -> tuple[str, list[Citation]]:
         """The answer text (sentences joined) and one citation per sentence, offsets into the file's text."""
         parts: list[str] = []
         citations: list[Citation] = []

@@ -12,7 +12,8 @@
              parse, use only offered ids, no duplicates (target 100%).
 4. guard     whole answers (the default answer length) to dev questions: how many show step-1
              JSON, protocol tokens, a literal backslash-n or a repeated sentence (target 0), and
-             whether the streamed text is exactly the final answer.
+             whether the streamed text is exactly the final answer; side by side, how often the
+             generated and the quoted answer (assistant/quote.py, same documents) hold the gold answer.
 
     python bench/bench_pipeline.py [--model GGUF] [--limit N] [--reps R] [--langs en,ru,ja]
 
@@ -245,12 +246,19 @@ def answer_defects(text: str) -> list[str]:
 def bench_guard(rt: LlamaRuntime, sets: dict[str, list[dict]], per_lang: int, max_docs: int) -> bool:
     """Whole answers (default answer length) on dev questions: none may show a defect, and what streamed
     must be exactly the final answer (the guard never withdraws shown text)."""
+    from assistant.quote import QuotePipeline
+    from bench.bench_quote import holds
+    from index.config import EngineSettings
+    from index.embedding import Embedder
+
     pipe = GroundedPipeline(rt)
+    quote = QuotePipeline(Embedder(EngineSettings()))  # side by side on the same documents (issue 12)
     total = bad = withdrawn = 0
     reasons: dict[str, int] = {}
-    print(f"  {'lang':4} {'answers':>7} {'defects':>7} {'guard stops':>11} {'s/answer':>8}")
+    print(f"  {'lang':4} {'answers':>7} {'defects':>7} {'guard stops':>11} {'s/answer':>8} "
+          f"{'generate holds':>14} {'quote holds':>11}")
     for lang, data in sets.items():
-        n = defects = stops = 0
+        n = defects = stops = gen_holds = quote_holds = 0
         t0 = time.perf_counter()
         for article in data:
             docs = article_docs(lang, article)[:max_docs or None]
@@ -261,6 +269,9 @@ def bench_guard(rt: LlamaRuntime, sets: dict[str, list[dict]], per_lang: int, ma
                 shown: list[str] = []
                 ans = pipe.answer(qa["question"], docs, on_token=shown.append)
                 n += 1
+                gold = qa["answers"][0]["text"] if qa.get("answers") else ""
+                gen_holds += holds(ans.answer, gold)
+                quote_holds += holds(quote.answer(qa["question"], docs).answer, gold)
                 if ans.found and "".join(shown) != ans.answer:
                     withdrawn += 1
                 problems = answer_defects(ans.answer)
@@ -275,7 +286,8 @@ def bench_guard(rt: LlamaRuntime, sets: dict[str, list[dict]], per_lang: int, ma
                 break
         total += n
         bad += defects
-        print(f"  {lang:4} {n:7d} {defects:7d} {stops:11d} {(time.perf_counter() - t0) / max(n, 1):8.2f}", flush=True)
+        print(f"  {lang:4} {n:7d} {defects:7d} {stops:11d} {(time.perf_counter() - t0) / max(n, 1):8.2f} "
+              f"{gen_holds / max(n, 1):14.3f} {quote_holds / max(n, 1):11.3f}", flush=True)
     print(f"  guard stops by reason: {dict(sorted(reasons.items())) or 'none'}")
     print(f"  answers with step-1 JSON, protocol tokens, literal \\n or a repeated sentence: {bad} of {total} "
           f"(target 0)  {'met' if bad == 0 else 'NOT met'}")
@@ -298,6 +310,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--guard-questions", type=int, default=10, help="questions per language for the answer-guard section")
     ap.add_argument("--skip", default="", help="comma list of sections to skip: speed,reuse,validity,guard")
     ap.add_argument("--langs", default="en,ru,ja", help="dev sets to use (comma list)")
+    ap.add_argument("--threads", type=int, help="llama.cpp threads (default: physical cores; 1 is faster on a busy machine)")
     args = ap.parse_args(argv)
     skip = set(filter(None, args.skip.split(",")))
 
@@ -314,7 +327,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"no evaluation data under {args.eval}")
         return 1
     t0 = time.perf_counter()
-    with LlamaRuntime(model, n_ctx=args.n_ctx) as rt:
+    with LlamaRuntime(model, n_ctx=args.n_ctx, n_threads=args.threads, n_threads_batch=args.threads) as rt:
         pipe = GroundedPipeline(rt, max_answer_tokens=16)
         info = rt.info
         print(f"model {rt.meta.describe()}  profile {pipe.profile.key}  {pipe.builder.describe()}")

@@ -232,6 +232,7 @@ class ChatPanel(QWidget):
             mode = self.answer_mode
             self.conv = self.store.new()
             self.conv.answer_mode = mode  # a new chat keeps the mode last chosen
+        self.status.clear()  # what it said was about the last conversation's answer
         self._fill_conversations()
         self.render()
         self._mode_shown()

@@ -25,6 +25,7 @@ import json
 import logging
 import os
 import threading
+from collections import OrderedDict
 from pathlib import Path
 
 import numpy as np
@@ -37,6 +38,7 @@ BUNDLED_PREFIX = "bundled:"
 BUNDLED_MINILM = "bundled:all-MiniLM-L6-v2"
 BUNDLED_USE = "bundled:use-multilingual-v3"
 BUNDLED_DEFAULT = BUNDLED_USE
+QUERY_CACHE = 32  # question vectors kept (Embedder.embed_query)
 # What each bundled model was trained on (ISO 639-1); a model not listed is trusted for every language.
 MODEL_LANGUAGES = {
     BUNDLED_MINILM: frozenset({"en"}),
@@ -259,6 +261,7 @@ class Embedder:
         self.languages: frozenset[str] | None = MODEL_LANGUAGES.get(self.name)
         self._backend = None
         self._lock = threading.Lock()
+        self._queries: OrderedDict[str, np.ndarray] = OrderedDict()
 
     def _load(self):
         if self._backend is None:
@@ -304,7 +307,20 @@ class Embedder:
         return self._encode(texts, self.settings.passage_prompt)
 
     def embed_query(self, text: str) -> np.ndarray:
-        return self._encode([text], self.settings.query_prompt)[0]
+        """A question's vector; the last few are kept, since a question is embedded by the search
+        and then again by whatever weighs its answer (quoted answers, verification)."""
+        with self._lock:
+            vector = self._queries.get(text)
+            if vector is not None:
+                self._queries.move_to_end(text)
+                return vector
+        vector = self._encode([text], self.settings.query_prompt)[0]
+        vector.setflags(write=False)
+        with self._lock:
+            self._queries[text] = vector
+            while len(self._queries) > QUERY_CACHE:
+                self._queries.popitem(last=False)
+        return vector
 
     def embed_queries(self, texts: list[str]) -> np.ndarray:
         """Many queries in one pass (verify searches for every sentence of a text)."""

@@ -9,7 +9,7 @@ import pytest
 
 from assistant.language import NOT_FOUND
 from assistant.protocol import AnswerPipeline
-from assistant.quote import MAX_SENTENCES, QuotePipeline, answer_kind, has_kind, needs_predecessor
+from assistant.quote import MAX_SENTENCES, QuotePipeline, answer_kind, has_kind, is_heading, needs_predecessor
 from index.kb import KnowledgeBase
 from index.sentences import split_sentences
 
@@ -214,6 +214,58 @@ def test_sentences_that_point_back():
     assert not needs_predecessor("Iterations were slow.")
     assert not needs_predecessor("Онтарио — провинция Канады.")  # a word that only starts like a pronoun
     assert not needs_predecessor("Каменный мост построен из гранита.")
+
+
+def test_a_question_about_something_else_sharing_common_words_is_not_found(kb, quote):
+    """The documents share words with these questions (lake, deep, bridge, designed, 公園...) but not their
+    subject: the best sentence's meaning is far from the question, so nothing is quoted. (Known limit: the
+    same kind of fact about another named thing, "How many bridges are there in St Petersburg?", can pass.)"""
+    for question in [
+        "How deep is Lake Baikal in Siberia?",
+        "Who designed the Golden Gate Bridge in San Francisco?",
+        "Какова глубина озера Байкал?",
+        "上野公園にある動物園はいつ開園しましたか？",
+    ]:
+        answer = ask(kb, quote, question)
+        assert not answer.found, (question, answer.answer)
+    # the same pipeline still answers questions its documents do answer (see FACTS above)
+    assert ask(kb, quote, "How deep is Lake Veltor?").found
+
+
+def test_a_question_word_in_another_form_counts_as_held():
+    """Stems the stemmer left apart ("блокировок" / "блокировк") count as the same word; short or
+    unrelated stems do not, nor do CJK bigrams."""
+    from assistant.quote import _held, _variants
+
+    asked = frozenset({"блокировок", "кикл", "govern", "公園"})
+    vocabulary = frozenset({"блокировк", "блок", "кикли", "governor", "公", "governess", "公園"})
+    variants = _variants(asked, vocabulary)
+    assert variants == {"блокировок": frozenset({"блокировк"}), "govern": frozenset({"governor", "governess"})}
+    assert _held(asked, variants, frozenset({"блокировк", "защит"})) == {"блокировок"}
+    assert _held(asked, variants, frozenset({"блок", "кикли"})) == frozenset()
+
+
+def test_confidence_needs_a_higher_bar_for_cjk_questions_and_terms_alone_without_meaning(kb):
+    quote = QuotePipeline(kb.embedder)
+    for question, needed in [("How deep is Lake Veltor?", quote.threshold),
+                             ("桜山公園を設計したのは誰ですか？", quote.cjk_threshold)]:
+        docs = kb.documents_for(question)
+        best = quote.score(question, docs)[0]
+        value, bar = quote.confidence(question, docs, best)
+        assert bar == needed and value >= bar
+    terms_only = QuotePipeline(None)
+    docs = kb.documents_for("How deep is Lake Veltor?")
+    best = terms_only.score("How deep is Lake Veltor?", docs)[0]
+    assert terms_only.confidence("How deep is Lake Veltor?", docs, best) == (best.lexical, terms_only.lexical_threshold)
+
+
+def test_a_title_line_is_a_heading_and_never_a_companion(kb, quote):
+    text = "Lake Veltor\n\nLake Veltor is a lake. It is deep\nMaps of the lake"
+    assert is_heading(text, 0, 11)
+    assert not is_heading(text, 13, 35) and not is_heading(text, 36, 46)
+    assert is_heading(text, 47, 63)
+    answer = ask(kb, quote, "How deep is Lake Veltor?")
+    assert "Lake Veltor\n" not in answer.answer and not answer.answer.startswith("Lake Veltor\n")
 
 
 def test_meaning_counts_only_where_the_embedding_model_covers_the_language(kb):
