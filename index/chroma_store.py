@@ -116,11 +116,16 @@ class ChromaStore:
         self.collection.delete(where={"hash": content_hash})
 
     def query(self, vector: np.ndarray, k: int) -> list[tuple[str, float]]:
+        return self.query_many(np.asarray(vector)[None, :], k)[0]
+
+    def query_many(self, vectors: np.ndarray, k: int) -> list[list[tuple[str, float]]]:
+        """The k nearest (id, cosine) of every row of `vectors`, in one Chroma call."""
         total = self.count()
-        if total == 0:
-            return []
-        result = self.collection.query(query_embeddings=[vector], n_results=min(k, total), include=["distances"])
-        return [(vid, 1.0 - float(d)) for vid, d in zip(result["ids"][0], result["distances"][0])]
+        if total == 0 or len(vectors) == 0:
+            return [[] for _ in range(len(vectors))]
+        result = self.collection.query(query_embeddings=list(vectors), n_results=min(k, total), include=["distances"])
+        return [[(vid, 1.0 - float(d)) for vid, d in zip(ids, dists)]
+                for ids, dists in zip(result["ids"], result["distances"])]
 
     def all_ids(self) -> list[str]:
         return list(self.collection.get(include=[])["ids"])
