@@ -5,8 +5,9 @@ other words, or a claim that only adds a word the span lacks, ends as
 `partial`. With a chat model loaded, each such sentence can be put to the
 model as a new user turn after its own answer, with the span the rules chose:
 it answers under a GBNF grammar with exactly `{"verdict": "supported"}`,
-`{"verdict": "contradicted"}` or `{"verdict": "not_in_source"}`, so the
-reply always parses and costs a handful of tokens. The prompt repeats the
+`{"verdict": "contradicted"}` or `{"verdict": "not_in_source"}` (the fixed
+opening is in the prompt, only the verdict is sampled), so the reply always
+parses and costs a handful of tokens. The prompt repeats the
 answer's prompt token for token (system, documents, question, the model's
 answer) and only then adds the question, so llama.cpp finds the documents in
 its KV cache and evaluates just the new turn (`model_check_prefix_reused`).
@@ -33,10 +34,11 @@ CHECKED_BY_MODEL = "model"
 MAX_CHECKS = 8           # partial sentences judged per answer (the rest keep the rules' verdict)
 MAX_SPAN_CHARS = 1200    # the span quoted in the question
 
-GRAMMAR = (
-    'root ::= "{\\"verdict\\": \\"" verdict "\\"}"\n'
-    "verdict ::= " + " | ".join(gbnf_literal(v) for v in MODEL_VERDICTS) + "\n"
-)
+# The reply's fixed opening is written into the prompt (the assistant turn starts with it): each token
+# sampled under a grammar costs a pass over the whole vocabulary (262k for gemma-3), so only the verdict
+# word and the closing are sampled. Reply = REPLY_OPENING + the sampled text.
+REPLY_OPENING = '{"verdict": "'
+GRAMMAR = "root ::= (" + " | ".join(gbnf_literal(v) for v in MODEL_VERDICTS) + ') "\\"}"\n'
 
 QUESTION = (
     "Check one sentence of your answer against the source passage.\n"
@@ -84,7 +86,7 @@ def check_partials(pipeline, answer, messages: list, prefix_tokens: list[int], p
     t0 = time.perf_counter()
     timings = answer.timings
     # the longest reply the grammar allows bounds the output (a byte-level vocabulary needs a token a byte)
-    longest = max((json.dumps({"verdict": v}) for v in MODEL_VERDICTS), key=len)
+    longest = max(MODEL_VERDICTS, key=len) + '"}'
     max_tokens = len(pipeline.runtime.tokenize(longest, add_bos=False)) + 2
     reused = evaluated = judged = 0
     verdicts: dict[int, str] = {}
@@ -94,14 +96,14 @@ def check_partials(pipeline, answer, messages: list, prefix_tokens: list[int], p
         sentence = answer.answer[c.answer_start:c.answer_end].strip()
         span = " ".join(c.quote.split())[:MAX_SPAN_CHARS]
         turn = {"role": "user", "content": QUESTION.format(sentence=sentence, span=span)}
-        text = pipeline.builder.render([*messages, turn], True)
+        text = pipeline.builder.render([*messages, turn], True) + REPLY_OPENING
         tokens = _extend(pipeline, prefix_text, prefix_tokens, text)
         r = pipeline.runtime.generate(
             tokens, GenerationParams(max_tokens=max_tokens, temperature=0.0, grammar=GRAMMAR, seed=pipeline.seed),
             cancel=cancel)
         reused += r.n_prefix_reused
         evaluated += r.n_prompt_evaluated
-        verdict = parse_verdict(r.text)
+        verdict = parse_verdict(REPLY_OPENING + r.text)
         if verdict is not None:
             verdicts[c.answer_start] = verdict
             judged += 1
