@@ -2,7 +2,10 @@
 
 The same questions are answered twice by one loaded model, check off then on,
 side by side (seed 0, so both runs write the same answer and differ only by
-the check). Prints per answer: seconds without and with the check, the
+the check; the KV cache is emptied before each, so neither reuses the other's
+prompt). A small model rarely writes a sentence the rules leave partial, so
+each question also gets one made partial (its answer sentence plus words no
+source holds) judged after its prompt, and the time per judged sentence. Prints per answer: seconds without and with the check, the
 partial sentences the model judged, the prompt tokens the check found in the
 KV cache and the ones it evaluated; then the mean added seconds and the ratio.
 Exits 1 when a check reply did not parse (the grammar must make that
@@ -23,6 +26,49 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from bench import evalsets  # noqa: E402
+
+
+def _forget(rt) -> None:
+    """Replace the KV cache's content by a one-token prompt: each timed answer starts from nothing cached."""
+    from assistant.runtime import GenerationParams
+
+    rt.generate(rt.tokenize(".", add_bos=False), GenerationParams(max_tokens=1))
+
+
+PADDING = {"en": " and it is known worldwide for its excellent breakfasts", "ru": " и славится вкусными пирожками",
+           "ja": "、そして美味しい朝食で有名である"}
+
+
+def _judge_made_partial(pipe, q, docs, lang: str) -> tuple[int, float, int, int]:
+    """(judged, seconds, prefix tokens reused, tokens evaluated) for the question's answer sentence with
+    words no source holds, checked after an answer made of it (its prompt evaluated first, as after step 2)."""
+    from assistant import model_check
+    from assistant.answer import grounded_answer
+    from assistant.grammar import format_ids
+    from assistant.runtime import GenerationParams
+
+    from index.sentences import split_sentences
+
+    plan = pipe.budget.plan(q.text, docs)
+    text = Path(q.path).read_text(encoding="utf-8")
+    span = next(((a, b) for a, b in split_sentences(text) if a <= q.answer_start and q.answer_end <= b), None)
+    if not plan.documents or span is None:
+        return 0, 0.0, 0, 0
+    sentence = text[span[0]:span[1]].rstrip("。.!?！？ ")
+    claim = sentence + PADDING.get(lang, PADDING["en"]) + ("。" if lang == "ja" else ".")
+    chosen = list(range(len(plan.documents)))
+    answer = grounded_answer(pipe.aligner, question=q.text, text=claim, chosen=chosen, documents=plan.documents,
+                             found=True, timings={}, started=time.perf_counter(), model={}, language=lang,
+                             warnings=[])
+    messages = pipe.builder.step2_messages(q.text, plan.docs_json, [], format_ids(chosen))
+    prefix_text = pipe.builder.render(messages, True)
+    prefix = pipe.tokenize_prompt(prefix_text)
+    pipe.runtime.generate(prefix, GenerationParams(max_tokens=1))  # the answer's prompt, as step 2 leaves it
+    messages.append({"role": "assistant", "content": claim})
+    model_check.check_partials(pipe, answer, messages, prefix, prefix_text)
+    t = answer.timings
+    return (t.get("model_check_sentences", 0), t.get("model_check_s", 0.0),
+            t.get("model_check_prefix_reused", 0), t.get("model_check_prompt_evaluated", 0))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -50,6 +96,7 @@ def main(argv: list[str] | None = None) -> int:
         model = args.model or ensure_default_model(Path(tmp) / "data")
         ok = True
         rows = []
+        extra: list[tuple[int, float, int, int]] = []
         try:
             kb.index([str(base / f"docs_{args.lang}")])
             picked = random.Random(0).sample(questions, min(args.questions, len(questions)))
@@ -58,10 +105,12 @@ def main(argv: list[str] | None = None) -> int:
                 on = GroundedPipeline(rt, max_answer_tokens=args.max_tokens, k=args.k, model_check=True)
                 for q in picked:
                     docs = kb.documents_for(q.text, args.k)
+                    _forget(rt)
                     t0 = time.perf_counter()
                     a_off = off.answer(q.text, docs)
                     s_off = time.perf_counter() - t0
                     partial = sum(c.verdict == PARTIAL for c in a_off.citations)
+                    _forget(rt)
                     t0 = time.perf_counter()
                     a_on = on.answer(q.text, docs)
                     s_on = time.perf_counter() - t0
@@ -71,6 +120,9 @@ def main(argv: list[str] | None = None) -> int:
                     rows.append((s_off, s_on, partial, judged, reused, t.get("model_check_prompt_evaluated", 0),
                                  t.get("step2_prompt_tokens", 0)))
                     ok &= judged == min(partial, 8) and (judged == 0 or reused >= t.get("step1_prompt_tokens", 1))
+                    # A small model rarely writes a partial sentence: also judge one made so (the question's
+                    # own answer sentence with words no source holds), after the answer, as the pipeline does.
+                    extra.append(_judge_made_partial(on, q, docs, args.lang))
         finally:
             kb.close()
     print(f"{'answer':>6} {'off s':>7} {'on s':>7} {'partial':>7} {'judged':>6} {'kv reused':>9} "
@@ -83,6 +135,13 @@ def main(argv: list[str] | None = None) -> int:
     print(f"mean per answer: {mean_off:.2f} s without, {mean_on:.2f} s with the model check "
           f"(+{mean_on - mean_off:.2f} s, ratio {mean_on / mean_off if mean_off else 0:.2f}); "
           f"{judged} sentences judged in {len(rows)} answers")
+    made = [e for e in extra if e[0]]
+    if made:
+        n = sum(e[0] for e in made)
+        print(f"made-partial sentences: {n} judged in {sum(e[1] for e in made):.2f} s "
+              f"({sum(e[1] for e in made) / n:.2f} s per sentence; {sum(e[2] for e in made)} prompt tokens "
+              f"from the KV cache, {sum(e[3] for e in made)} evaluated)")
+        ok &= all(e[2] > 0 for e in made)
     print("every check reply parsed and reused the answer's KV prefix:", "yes" if ok else "NO")
     return 0 if ok else 1
 
