@@ -10,7 +10,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Sequence
 
-from assistant.citations import Aligner, Citation, CiteDoc, Unsupported
+from assistant.citations import Aligner, Citation, CiteDoc, Unsupported, verdict_counts
 from index.types import SourceDocument
 
 
@@ -64,6 +64,10 @@ class Answer:
             "warnings": list(self.warnings),
             "mode_reason": self.mode_reason,
         }
+
+    def counts(self) -> dict[str, int]:
+        """Answer sentences per verdict (supported, partial, contradicted, unsupported)."""
+        return verdict_counts(self.citations, self.unsupported)
 
     def json_text(self, indent: int | None = None) -> str:
         return json.dumps(self.to_json(), ensure_ascii=False, indent=indent)

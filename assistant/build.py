@@ -21,6 +21,7 @@ from typing import Callable
 
 from assistant.errors import ModelError
 from assistant.guard import DEFAULT_CAP_FACTOR
+from assistant.model_check import CHOICES as MODEL_CHECK_CHOICES
 from assistant.profiles import ModelProfile, detect_profile, get_profile
 from assistant.protocol import AnswerPipeline
 
@@ -51,6 +52,7 @@ class PipelineSettings:
     max_answer_tokens: int = 512
     k: int = 6                          # documents per answer, 1..MAX_K
     answer_cap: float = DEFAULT_CAP_FACTOR  # answer chars <= factor x question chars (assistant/guard.py)
+    model_check: str = "auto"           # auto | on | off: the model judges partial sentences (auto: fully on a GPU)
 
     def checked(self) -> "PipelineSettings":
         """ValueError with a one-line reason for a setting no pipeline can use."""
@@ -60,6 +62,8 @@ class PipelineSettings:
             raise ValueError(f"the number of documents must be between 1 and {MAX_K} (got {self.k})")
         if self.max_answer_tokens < 1:
             raise ValueError(f"the answer length must be at least 1 token (got {self.max_answer_tokens})")
+        if self.model_check not in MODEL_CHECK_CHOICES:
+            raise ValueError(f"model check must be one of {', '.join(MODEL_CHECK_CHOICES)} (got {self.model_check!r})")
         if self.profile is not None:
             get_profile(self.profile)
         return self
@@ -162,6 +166,7 @@ def build_pipeline(
         else:
             reason = f"{meta.describe()} has no chat template and no known profile; {CHOOSE_CHAT_MODEL}"
         return quote_pipeline(s, reason, embedder)
+    from assistant import model_check
     from assistant.pipeline import GroundedPipeline
     from assistant.runtime import LlamaRuntime
 
@@ -171,7 +176,7 @@ def build_pipeline(
                            n_threads_batch=s.threads, meta=meta)
     try:
         return GroundedPipeline(runtime, profile, max_answer_tokens=s.max_answer_tokens, k=s.k,
-                                answer_cap=s.answer_cap)
+                                answer_cap=s.answer_cap, model_check=model_check.resolve(s.model_check, runtime))
     except BaseException:
         runtime.close()
         raise

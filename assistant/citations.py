@@ -14,8 +14,10 @@ unsupported ones are listed apart.
 from __future__ import annotations
 
 import math
+from collections import Counter
 from dataclasses import dataclass, field
 from functools import lru_cache
+from itertools import chain
 from typing import Sequence
 
 from index.analysis import content_terms as terms
@@ -42,6 +44,7 @@ class Citation:
     verdict: str = SUPPORTED
     missing: tuple[tuple[int, int], ...] = ()   # answer offsets of words the source does not hold
     conflict: dict | None = None                 # {"claim", "source", answer and file offsets}
+    checked_by: str = "rules"                    # "model" when the model check set the verdict
 
     def to_json(self, answer: str | None = None) -> dict:
         out = {
@@ -54,6 +57,7 @@ class Citation:
             "verdict": self.verdict,
             "missing": missing_json(self.missing, answer),
             "conflict": dict(self.conflict) if self.conflict else None,
+            "checked_by": self.checked_by,
         }
         return out
 
@@ -66,9 +70,11 @@ def missing_json(missing: Sequence[tuple[int, int]], text: str | None) -> list[d
 class Unsupported:
     answer_start: int
     answer_end: int
+    checked_by: str = "rules"   # "model": the model check found it not in the source
 
     def to_json(self) -> dict:
-        return {"answer_start": self.answer_start, "answer_end": self.answer_end, "verdict": UNSUPPORTED}
+        return {"answer_start": self.answer_start, "answer_end": self.answer_end, "verdict": UNSUPPORTED,
+                "checked_by": self.checked_by}
 
 
 @dataclass
@@ -78,11 +84,16 @@ class Alignment:
     uncited_doc_ids: list[int] = field(default_factory=list)
 
     def counts(self) -> dict[str, int]:
-        out = {v: 0 for v in VERDICTS}
-        for c in self.citations:
-            out[c.verdict] += 1
-        out[UNSUPPORTED] += len(self.unsupported)
-        return out
+        return verdict_counts(self.citations, self.unsupported)
+
+
+def verdict_counts(citations: Sequence[Citation], unsupported: Sequence[Unsupported]) -> dict[str, int]:
+    """Sentences per verdict, every verdict present (0 when none)."""
+    out = {v: 0 for v in VERDICTS}
+    for c in citations:
+        out[c.verdict] += 1
+    out[UNSUPPORTED] += len(unsupported)
+    return out
 
 
 @dataclass(frozen=True)
@@ -120,12 +131,11 @@ def _doc_terms(content: str) -> frozenset:
 
 @dataclass
 class Prepared:
-    """Candidate spans of a set of documents, with IDF over them and an inverted index."""
+    """Candidate spans of a set of documents, with IDF over them."""
 
     candidates: list[_Candidate]
     idf: dict[str, float]
     unseen: float
-    postings: dict[str, list[int]]   # term -> candidates holding it
     span_weight: list[float]         # sum of idf over each candidate's terms
 
 
@@ -138,13 +148,10 @@ def _prepare(docs: tuple[tuple[int, str], ...]) -> Prepared:
         for k, (a, b, t) in enumerate(sentences):
             candidates.append(_Candidate(doc_id, a, b, t, k >= n_single))
     n = max(len(candidates), 1)
-    postings: dict[str, list[int]] = {}
-    for i, c in enumerate(candidates):
-        for term in c.terms:
-            postings.setdefault(term, []).append(i)
-    idf = {term: math.log(1 + n / len(ids)) for term, ids in postings.items()}
-    span_weight = [sum(idf[t] for t in c.terms) or 1.0 for c in candidates]
-    return Prepared(candidates, idf, math.log(1 + n), postings, span_weight)
+    df = Counter(chain.from_iterable(c.terms for c in candidates))  # counted at C speed: this runs per sentence
+    idf = {term: math.log(1 + n / count) for term, count in df.items()}
+    span_weight = [sum(map(idf.__getitem__, c.terms)) or 1.0 for c in candidates]
+    return Prepared(candidates, idf, math.log(1 + n), span_weight)
 
 
 @dataclass
@@ -183,10 +190,12 @@ class Aligner:
         total = sum(choose.values()) or 1.0
         recall: dict[int, float] = {}
         shared: dict[int, float] = {}
-        for t in claim.terms:
-            for i in prepared.postings.get(t, ()):
-                recall[i] = recall.get(i, 0.0) + choose[t]
-                shared[i] = shared.get(i, 0.0) + prepared.idf[t]
+        idf = prepared.idf
+        for i, c in enumerate(prepared.candidates):
+            common = claim.terms & c.terms
+            if common:
+                recall[i] = sum(map(choose.__getitem__, common))
+                shared[i] = sum(map(idf.__getitem__, common))
         cands = prepared.candidates
         scored = sorted(
             ((round(r / total, 6), round(shared[i] / prepared.span_weight[i], 6), -(cands[i].end - cands[i].start)), i)
@@ -246,10 +255,15 @@ class Aligner:
                 continue
             doc = by_id[s.doc_id]
             result.citations.append(citation_of(s, doc))
-        cited = {c.doc_id for c in result.citations if c.verdict != CONTRADICTED}
         ids = list(cited_ids) if cited_ids is not None else [d.doc_id for d in docs]
-        result.uncited_doc_ids = [i for i in ids if i not in cited]
+        result.uncited_doc_ids = uncited_ids(result.citations, ids)
         return result
+
+
+def uncited_ids(citations: Sequence[Citation], ids: Sequence[int]) -> list[int]:
+    """The ids among `ids` that support no sentence (a contradicting span supports nothing)."""
+    cited = {c.doc_id for c in citations if c.verdict != CONTRADICTED}
+    return [i for i in ids if i not in cited]
 
 
 def citation_of(s: SentenceCheck, doc: CiteDoc) -> Citation:

@@ -15,6 +15,7 @@ import time
 from pathlib import Path
 
 from assistant.build import MAX_K, MODE_CHOICES, PipelineSettings
+from assistant.citations import CONTRADICTED, PARTIAL
 
 DEFAULT_K = PipelineSettings.k
 
@@ -43,6 +44,9 @@ def register(subparsers, common_parent: argparse.ArgumentParser) -> None:
     ask.add_argument("--answer-cap", type=float, default=PipelineSettings.answer_cap, metavar="F",
                      help="longest answer in characters, as a multiple of the question's length (at least 400; "
                           f"0 = no cap; default {PipelineSettings.answer_cap:g})")
+    ask.add_argument("--model-check", choices=("auto", "on", "off"), default=PipelineSettings.model_check,
+                     help="the model judges the sentences the rules leave partial, under a grammar "
+                          "(auto, default: only when the model runs fully on a GPU)")
     _add_endpoint_options(ask)
     ask.set_defaults(func=cmd_ask)
 
@@ -104,6 +108,7 @@ def pipeline_settings(args, **changes) -> PipelineSettings:
         max_answer_tokens=getattr(args, "max_tokens", PipelineSettings.max_answer_tokens),
         k=getattr(args, "k", DEFAULT_K),
         answer_cap=getattr(args, "answer_cap", PipelineSettings.answer_cap),
+        model_check=getattr(args, "model_check", PipelineSettings.model_check),
     )
     for key, value in changes.items():
         setattr(s, key, value)
@@ -132,28 +137,56 @@ def _load_pipeline(args, max_tokens: int = 512):
     return pipeline.runtime, pipeline
 
 
+def verdict_note(c, answer_text: str) -> str:
+    """What a sentence's verdict says beyond its name: what the source states, the words it lacks."""
+    if c.verdict == CONTRADICTED and c.conflict:
+        return f"contradicted: the source says {c.conflict['source']!r}, not {c.conflict['claim']!r}"
+    if c.verdict == PARTIAL and c.missing:
+        return "partial: not in the source: " + ", ".join(repr(answer_text[a:b]) for a, b in c.missing)
+    return c.verdict
+
+
 def _print_sources(answer, out=None) -> None:
+    """Sources are the supported and partial sentences' spans; a contradicted sentence is listed apart
+    with what its source says instead, so a wrong claim never reads as backed."""
     out = out or sys.stdout
     docs = answer.documents
-    if answer.citations:
+    text = answer.answer
+
+    def place(c) -> str:
+        d = docs[c.doc_id]
+        page = f", page {d.page}" if d.page else ""
+        quote = " ".join(c.quote.split())
+        quote = quote if len(quote) <= 160 else quote[:157] + "..."
+        by = " (checked by the model)" if c.checked_by == "model" else ""
+        return f"      <- \"{quote}\"\n         {d.path}{page}, chars {c.span_start}-{c.span_end}{by}"
+
+    backed = [c for c in answer.citations if c.verdict != CONTRADICTED]
+    if backed:
         print("\nSources:", file=out)
-        for n, c in enumerate(answer.citations, 1):
-            d = docs[c.doc_id]
-            page = f", page {d.page}" if d.page else ""
-            quote = " ".join(c.quote.split())
-            if len(quote) > 160:
-                quote = quote[:157] + "..."
-            sentence = " ".join(answer.answer[c.answer_start:c.answer_end].split())
+        for n, c in enumerate(backed, 1):
+            sentence = " ".join(text[c.answer_start:c.answer_end].split())
             print(f"  [{n}] {sentence[:80]}", file=out)
-            print(f"      <- \"{quote}\"", file=out)
-            print(f"         {d.path}{page}, chars {c.span_start}-{c.span_end}", file=out)
+            print(f"      {verdict_note(c, text)}", file=out)
+            print(place(c), file=out)
+    wrong = [c for c in answer.citations if c.verdict == CONTRADICTED]
+    if wrong:
+        print("\nContradicted by the documents:", file=out)
+        for c in wrong:
+            print("  - " + " ".join(text[c.answer_start:c.answer_end].split())[:120], file=out)
+            print(f"      {verdict_note(c, text)}", file=out)
+            print(place(c), file=out)
     if answer.unsupported:
         print("\nNot supported by the documents:", file=out)
         for u in answer.unsupported:
-            print("  - " + " ".join(answer.answer[u.answer_start:u.answer_end].split())[:120], file=out)
+            by = " (checked by the model)" if u.checked_by == "model" else ""
+            print("  - " + " ".join(text[u.answer_start:u.answer_end].split())[:120] + by, file=out)
     if answer.uncited_doc_ids:
         ids = ", ".join(str(i) for i in answer.uncited_doc_ids)
         print(f"\n(documents chosen in step 1 but not cited: {ids})", file=out)
+    counts = answer.counts()
+    if any(counts.values()):
+        print("\n" + " · ".join(f"{n} {v}" for v, n in counts.items() if n), file=out)
 
 
 def _answer(pipeline, kb, args, question: str, on_token=None, cancel=None):

@@ -29,7 +29,7 @@ def max_output(offered: Sequence[int]) -> str:
     return format_ids(sorted(set(offered)))
 
 
-def _gbnf_literal(text: str) -> str:
+def gbnf_literal(text: str) -> str:
     return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
@@ -42,17 +42,17 @@ def ids_grammar(offered: Sequence[int]) -> str:
         raise ValueError(f"at most {MAX_IDS} documents can be offered to step 1")
     lines = []
     if ids:
-        lines.append(f"root ::= {_gbnf_literal(PREFIX)} ids? {_gbnf_literal(SUFFIX)}")
+        lines.append(f"root ::= {gbnf_literal(PREFIX)} ids? {gbnf_literal(SUFFIX)}")
         lines.append("ids ::= " + " | ".join(f"id{i}" for i in ids))
         for pos, i in enumerate(ids):
             later = ids[pos + 1:]
             if later:
                 alts = " | ".join(f"id{j}" for j in later)
-                lines.append(f'id{i} ::= "{i}" ({_gbnf_literal(SEPARATOR)} ({alts}))?')
+                lines.append(f'id{i} ::= "{i}" ({gbnf_literal(SEPARATOR)} ({alts}))?')
             else:
                 lines.append(f'id{i} ::= "{i}"')
     else:
-        lines.append(f"root ::= {_gbnf_literal(PREFIX + SUFFIX)}")
+        lines.append(f"root ::= {gbnf_literal(PREFIX + SUFFIX)}")
     return "\n".join(lines) + "\n"
 
 

@@ -8,7 +8,8 @@ Step 2's prompt *extends* step 1's, token for token where possible (the
 model's own step-1 tokens are reused, then the end-of-turn and header tokens
 are appended), so llama.cpp's prefix cache keeps the documents evaluated:
 `timings.step2_prompt_evaluated` is the measured count of prompt tokens
-llama.cpp decoded for step 2.
+llama.cpp decoded for step 2. The optional model check (assistant/model_check.py)
+extends the same prompt once more, after the answer.
 """
 from __future__ import annotations
 
@@ -20,6 +21,7 @@ from assistant.budget import BudgetPlan, ContextBudget
 from assistant.citations import Aligner
 from assistant.grammar import format_ids, ids_grammar, parse_ids
 from assistant.guard import DEFAULT_CAP_FACTOR
+from assistant.model_check import check_partials
 from assistant.profiles import ModelProfile, detect_profile
 from assistant.prompts import PromptBuilder, TemplateLimits
 from assistant.runtime import GenerationParams, GenerationResult, LlamaRuntime
@@ -41,10 +43,13 @@ class GroundedPipeline(TwoStepPipeline):
         template_limits: TemplateLimits = TemplateLimits(),
         answer_cap: float = DEFAULT_CAP_FACTOR,
         mode_reason: str = "",
+        model_check: bool = False,
     ):
+        """`model_check`: partial sentences are judged by the model (assistant/model_check.py)."""
         super().__init__(k=k, seed=seed, aligner=aligner, answer_cap=answer_cap, mode_reason=mode_reason)
         meta = runtime.meta
         self.runtime = runtime
+        self.model_check = model_check
         self.profile = profile or detect_profile(meta)
         self.builder = PromptBuilder(
             self.profile,
@@ -74,6 +79,7 @@ class GroundedPipeline(TwoStepPipeline):
             "name": self.runtime.meta.name,
             "prompt_format": self.builder.describe(),
             "n_ctx": info.n_ctx,
+            "model_check": self.model_check,
         }
 
     def close(self) -> None:
@@ -134,7 +140,13 @@ class GroundedPipeline(TwoStepPipeline):
             step2_output_tokens=r2.n_output_tokens,
             step2_tokens_per_s=round(r2.tokens_per_s, 2),
         )
-        return run.answered(r2.finish_reason, max_tokens, ids, r1.text)
+        answer = run.answered(r2.finish_reason, max_tokens, ids, r1.text)
+        if self.model_check and answer.found and not answer.cancelled and answer.citations:
+            # the check turns follow the answer as the model wrote it: its prompt stays in the KV cache
+            messages = self.builder.step2_messages(run.question, plan.docs_json, plan.history, format_ids(ids))
+            messages.append({"role": "assistant", "content": answer.answer})
+            check_partials(self, answer, messages, step2_tokens + list(r2.tokens), step2_text + r2.text, run.cancel)
+        return answer
 
     def run_step1(self, plan: BudgetPlan, cancel: threading.Event | None = None) -> GenerationResult:
         """Step 1 alone: greedy, under the ids grammar, bounded by the plan (benchmarks use it too)."""

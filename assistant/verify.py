@@ -1,7 +1,8 @@
 """Check any text against the whole knowledge base: a verdict and a citation for every sentence.
 
 Each sentence's candidate passages come from hybrid search (the sentence is
-the query; all sentences of a batch embedded in one pass); the aligner
+the query; index.search.search_many: all sentences of a batch embedded in one
+pass and looked up in one vector-store call); the aligner
 (assistant/citations.py) picks the span inside them and gives the verdict.
 Retrieval passages have fixed boundaries, so their sentence splits and
 terms are computed once and reused by every sentence that retrieves them. Offsets follow search: for every citation,
@@ -10,16 +11,14 @@ object of DESIGN.md section 4.
 """
 from __future__ import annotations
 
-import logging
 from dataclasses import dataclass, field
 from typing import Any
 
 from assistant.citations import UNSUPPORTED, VERDICTS, Aligner, CiteDoc, missing_json
 from index.analysis import content_terms
+from index.search import search_many
 from index.sentences import split_sentences
 from index.types import SourceDocument
-
-log = logging.getLogger("docent.verify")
 
 DEFAULT_K = 4
 
@@ -65,38 +64,6 @@ class VerifyResult:
         return {"sentences": [s.to_json(self.text) for s in self.sentences], "counts": self.counts()}
 
 
-def search_many(kb, queries: list[str], k: int, mode: str = "hybrid") -> list[list]:
-    """Hybrid search for many queries at once: one embedding pass for all of them, then per query
-    BM25, nearest vectors and index.search.combine: the fusion search itself uses."""
-    from index import search as s
-
-    catalog = kb.catalog
-    limit = max(s.CANDIDATES, k * 3)
-    embedder = kb.embedder
-    weights = [s.dense_weight_for(kb.settings, embedder, q) if mode == "hybrid" else 0.0 for q in queries]
-    dense_hits: dict[int, list] = {}
-    wanted = [i for i, w in enumerate(weights) if w > 0]
-    if wanted and kb.vectors_available():
-        try:
-            vectors = kb.vectors
-            embedded = kb.embedder.embed_queries([queries[i] for i in wanted])
-            for i, vector in zip(wanted, embedded):
-                dense_hits[i] = vectors.query(vector, limit)
-        except Exception as exc:  # noqa: BLE001 - as in search: a broken vector store leaves BM25 working
-            log.warning("vector search unavailable (%s); lexical ranking only", exc)
-            dense_hits.clear()
-    out = []
-    for i, query in enumerate(queries):
-        lexical = s.lexical_ranking(catalog, query, limit)
-        dense = s.Ranking([], {})
-        if i in dense_hits:
-            dense = s.dense_ranking(catalog, kb.vectors, kb.embedder, query, limit, hits=dense_hits[i])
-        fused = s.combine(kb.settings, lexical, dense, weights[i], k, mode)
-        passages = catalog.passages_by_ids([pid for pid, _, _ in fused])
-        out.append([passages[pid] for pid, _, _ in fused if pid in passages])
-    return out
-
-
 class Verifier:
     """Verifies texts against one open knowledge base (kept for many texts: caches stay warm)."""
 
@@ -131,7 +98,7 @@ class Verifier:
         """Several texts, their sentences searched in one batch."""
         spans = [[(a, b) for a, b in split_sentences(t) if content_terms(t[a:b])] for t in texts]
         queries = [t[a:b] for t, ss in zip(texts, spans) for a, b in ss]
-        found = iter(search_many(self.kb, queries, self.k, self.mode))
+        found = iter([hit.passage for hit in hits] for hits in search_many(self.kb, queries, self.k, self.mode))
         return [VerifyResult(t, [self.check_sentence(t, a, b, next(found)) for a, b in ss])
                 for t, ss in zip(texts, spans)]
 

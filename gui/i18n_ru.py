@@ -196,6 +196,13 @@ RU: dict[str, str] = {
     "Temperature:": "Температура:",
     "Longest answer:": "Наибольшая длина ответа:",
     "Documents per question:": "Документов на вопрос:",
+    "Model check of partial sentences:": "Проверка частичных предложений моделью:",
+    "Only when the model runs fully on a GPU": "Только когда модель целиком на GPU",
+    "Always": "Всегда",
+    "Never": "Никогда",
+    "The model judges the sentences the rules leave partial against their source (a few tokens each; slow on a CPU)":
+        "Модель сверяет с источником предложения, которые правила признали частично подтверждёнными "
+        "(несколько токенов на каждое; на CPU медленно)",
     "A knowledge base keeps the embedding model it was built with (its vectors depend on it). The choice below "
     "applies to knowledge bases created from now on.":
         "База знаний сохраняет модель эмбеддингов, с которой была построена (от неё зависят векторы). Выбор ниже "

@@ -34,6 +34,7 @@ class AppSettings:
     documents_k: int = PipelineSettings.k
     answer_mode: str = PipelineSettings.mode   # auto | generate | quote (assistant/build.py)
     answer_cap: float = PipelineSettings.answer_cap  # longest answer: this many times the question (0 = no cap)
+    model_check: str = PipelineSettings.model_check  # auto | on | off: the model judges partial sentences
     embedding_model: str = "bundled:use-multilingual-v3"  # for knowledge bases created from now on
     language: str = "system"          # system | en | ru
     theme: str = "system"             # system | light | dark
@@ -74,6 +75,8 @@ class AppSettings:
             self.endpoint_documents_role = "auto"
         if self.answer_mode not in MODE_CHOICES:
             self.answer_mode = "auto"
+        if self.model_check not in ("auto", "on", "off"):
+            self.model_check = "auto"
         try:
             self.n_ctx = min(max(int(self.n_ctx), 512), 131072)
             self.n_gpu_layers = max(int(self.n_gpu_layers), -1)
@@ -114,10 +117,11 @@ class AppSettings:
             max_answer_tokens=self.max_answer_tokens,
             k=self.documents_k,
             answer_cap=self.answer_cap,
+            model_check=self.model_check,
         )
 
     def model_key(self) -> tuple:
         """What a loaded model depends on: a change means reloading it."""
         if self.model_source == "endpoint":
             return ("endpoint", self.endpoint_url, self.endpoint_model, self.endpoint_documents_role, self.n_ctx)
-        return (self.model_path, self.n_gpu_layers, self.n_ctx)
+        return (self.model_path, self.n_gpu_layers, self.n_ctx, self.model_check)

@@ -128,6 +128,12 @@ class SettingsDialog(QDialog):
         self.max_tokens.setSuffix(tr(" tokens"))
         self.documents_k = QSpinBox()
         self.documents_k.setRange(1, 20)
+        self.model_check = QComboBox()
+        self.model_check.addItem(tr("Only when the model runs fully on a GPU"), "auto")
+        self.model_check.addItem(tr("Always"), "on")
+        self.model_check.addItem(tr("Never"), "off")
+        self.model_check.setToolTip(tr("The model judges the sentences the rules leave partial against their "
+                                       "source (a few tokens each; slow on a CPU)"))
         temp_row = QHBoxLayout()
         temp_row.addWidget(self.use_model_temperature)
         temp_row.addWidget(self.temperature)
@@ -137,6 +143,7 @@ class SettingsDialog(QDialog):
         form.addRow(tr("Temperature:"), temp_row)
         form.addRow(tr("Longest answer:"), self.max_tokens)
         form.addRow(tr("Documents per question:"), self.documents_k)
+        form.addRow(tr("Model check of partial sentences:"), self.model_check)
 
         layout = QVBoxLayout(w)
         layout.addWidget(self.bundled_radio)
@@ -254,6 +261,7 @@ class SettingsDialog(QDialog):
         self.temperature.setEnabled(s.temperature is not None)
         self.max_tokens.setValue(s.max_answer_tokens)
         self.documents_k.setValue(s.documents_k)
+        self.model_check.setCurrentIndex(max(0, self.model_check.findData(s.model_check)))
         if self.embedding.findText(s.embedding_model) < 0:
             self.embedding.addItem(s.embedding_model)
         self.embedding.setCurrentText(s.embedding_model)
@@ -274,6 +282,7 @@ class SettingsDialog(QDialog):
         s.temperature = None if self.use_model_temperature.isChecked() else round(self.temperature.value(), 2)
         s.max_answer_tokens = self.max_tokens.value()
         s.documents_k = self.documents_k.value()
+        s.model_check = self.model_check.currentData()
         s.embedding_model = self.embedding.currentText().strip() or BUNDLED_EMBEDDING
         s.language = self.language.currentData()
         s.theme = self.theme.currentData()

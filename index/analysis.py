@@ -74,17 +74,6 @@ def is_cyrillic(ch: str) -> bool:
     return "\u0400" <= ch <= "\u04ff"
 
 
-def _script(ch: str) -> str:
-    o = ord(ch)
-    if 0x3040 <= o <= 0x309F:
-        return "hira"
-    if 0x30A0 <= o <= 0x30FF or 0x31F0 <= o <= 0x31FF or 0xFF66 <= o <= 0xFF9F:
-        return "kata"
-    if 0xAC00 <= o <= 0xD7AF:
-        return "hangul"
-    return "han"
-
-
 def _word_script(word: str) -> str:
     """Script of a (normalised) word, by its first letter."""
     for ch in word:
@@ -172,6 +161,7 @@ _STOPWORDS = {
         "какое каков какова каково".split()
     ),
 }
+_ANY_STOPWORD = frozenset().union(*_STOPWORDS.values())
 # Negations are never stopwords: "X does not connect Y" must not match "X connects Y" as equal.
 NEGATIONS = {
     "en": frozenset({"not", "no", "never", "without", "nor", "none", "cannot", "n't"}),
@@ -183,7 +173,7 @@ def is_stopword(word: str, language: str | None = None) -> bool:
     """`word` normalised (lower case); with no language, a stopword of any language we know."""
     if language is not None:
         return word in _STOPWORDS.get(language, ())
-    return any(word in words for words in _STOPWORDS.values())
+    return word in _ANY_STOPWORD
 
 
 # --------------------------------------------------------------------------
@@ -201,18 +191,22 @@ class Token:
     word: str = ""  # the normalised surface form before stemming ("" for cjk and gram)
 
 
+_KANA_HIRA = "\u3040-\u309f"
+_KANA_KATA = "\u30a0-\u30ff\u31f0-\u31ff\uff66-\uff9f"
+_HANGUL = "\uac00-\ud7af"
+# A CJK run cut where the script changes: hiragana, katakana, hangul, han (the rest).
+_SCRIPT_PIECE = re.compile(rf"[{_KANA_HIRA}]+|[{_KANA_KATA}]+|[{_HANGUL}]+|[^{_KANA_HIRA}{_KANA_KATA}{_HANGUL}]+")
+
+
 def _cjk_tokens(run: str, offset: int, out: list[Token]) -> None:
-    start = 0
-    for i in range(1, len(run) + 1):
-        if i == len(run) or _script(run[i]) != _script(run[start]):
-            piece = run[start:i]
-            if len(piece) == 1:
-                out.append(Token(offset + start, offset + i, piece, "cjk"))
-            else:
-                for j in range(len(piece) - 1):
-                    a = offset + start + j
-                    out.append(Token(a, a + 2, piece[j : j + 2], "cjk"))
-            start = i
+    """Bigrams of each same-script piece of a CJK run; a one-character piece alone."""
+    for m in _SCRIPT_PIECE.finditer(run):
+        piece = m.group()
+        start = offset + m.start()
+        if len(piece) == 1:
+            out.append(Token(start, start + 1, piece, "cjk"))
+        else:
+            out.extend(Token(start + j, start + j + 2, piece[j : j + 2], "cjk") for j in range(len(piece) - 1))
 
 
 def _thai_tokens(run: str, offset: int, out: list[Token]) -> None:
@@ -235,7 +229,13 @@ def tokens(text: str, language: str | None = None) -> list[Token]:
 
     `language` (ISO 639-1) picks the stemmers; by default the text's own language is detected.
     """
-    language = detected_or(text, language)
+    return list(_tokens(text, detected_or(text, language)))
+
+
+@lru_cache(maxsize=512)
+def _tokens(text: str, language: str) -> tuple[Token, ...]:
+    """tokens, cached for the last few texts: checking a sentence analyses it for its search (in each
+    language of the knowledge base), its lexical evidence and its claim."""
     out: list[Token] = []
     pending: dict[str, list[int]] = {}
     for m in _TOKEN.finditer(text):
@@ -264,7 +264,7 @@ def tokens(text: str, language: str | None = None) -> list[Token]:
         for i, stem in zip(indexes, stems):
             t = out[i]
             out[i] = Token(t.start, t.end, stem, t.kind, t.word)
-    return out
+    return tuple(out)
 
 
 def _cjk_tokens_unaligned(surface: str, offset: int, out: list[Token]) -> None:
@@ -306,10 +306,14 @@ def query_terms(text: str, languages: Iterable[str] = ()) -> list[str]:
     return list(out)
 
 
+def is_content(t: Token) -> bool:
+    """A token that carries content: not a stopword, not a one-letter word (numbers, CJK and Thai kept)."""
+    return t.kind != "word" or (len(t.word) > 1 and not is_stopword(t.word))
+
+
 def content_tokens(text: str, language: str | None = None) -> list[Token]:
     """Tokens that carry content: no stopwords, no one-letter words (numbers, CJK and Thai kept)."""
-    return [t for t in tokens(text, language)
-            if t.kind != "word" or (len(t.word) > 1 and not is_stopword(t.word))]
+    return [t for t in tokens(text, language) if is_content(t)]
 
 
 def content_terms(text: str, language: str | None = None) -> list[str]:
@@ -335,26 +339,32 @@ def _langid():
         return _identifier
 
 
+# detect_language counts characters of each script with these (C speed: it runs for every sentence checked).
+_CJK_ALL = re.compile(rf"[{_CJK}]")
+_KANA_ALL = re.compile(rf"[{_KANA_HIRA}{_KANA_KATA}]")
+_HANGUL_ALL = re.compile(rf"[{_HANGUL}]")
+_THAI_ALL = re.compile(rf"[{_THAI}]")
+_OTHER_LETTER = re.compile(rf"[^\W\d_{_CJK}{_THAI}]")  # letters of other scripts
+
+
 def detect_language(text: str) -> str:
     """Language of a query, passage or answer: an ISO 639-1 code ('en', 'ru', 'ja', ...), 'und' if unknown.
 
     CJK and Thai are told by their scripts; every other text by py3langid (99-100% right on
     the dev sets' questions in each of the 13 languages, 0.1-0.2 ms each).
     """
-    sample = text[:2000]
-    kana = hangul = cjk = thai = other = 0
-    for ch in sample:
-        if _CJK_CHAR.match(ch):
-            cjk += 1
-            s = _script(ch)
-            if s in ("hira", "kata"):
-                kana += 1
-            elif s == "hangul":
-                hangul += 1
-        elif "\u0e00" <= ch <= "\u0e7f":
-            thai += 1
-        elif ch.isalpha():
-            other += 1
+    return _detect(text[:2000])
+
+
+@lru_cache(maxsize=4096)
+def _detect(sample: str) -> str:
+    """detect_language of a text's first 2000 characters (cached: verify asks it for the same sentence
+    several times: search, dense weight, claim)."""
+    cjk = len(_CJK_ALL.findall(sample))
+    kana = len(_KANA_ALL.findall(sample)) if cjk else 0
+    hangul = len(_HANGUL_ALL.findall(sample)) if cjk else 0
+    thai = len(_THAI_ALL.findall(sample))
+    other = len(_OTHER_LETTER.findall(sample))
     letters = cjk + thai + other
     if not letters:
         return "und"

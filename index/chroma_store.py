@@ -124,13 +124,20 @@ class ChromaStore:
         self.collection.delete(where={"hash": content_hash})
 
     def query(self, vector: np.ndarray, k: int) -> list[tuple[str, float]]:
+        return self.query_many(np.asarray(vector)[None, :], k)[0]
+
+    def query_many(self, vectors: np.ndarray, k: int) -> list[list[tuple[str, float]]]:
+        """The k nearest (id, cosine) of every row of `vectors`, in one Chroma call."""
         total = self.count()
-        if total == 0:
-            return []
+        if total == 0 or len(vectors) == 0:
+            return [[] for _ in range(len(vectors))]
         pool = min(total, max(k * QUERY_POOL_FACTOR, QUERY_POOL_MIN))
-        result = self.collection.query(query_embeddings=[vector], n_results=pool, include=["distances"])
-        nearest = sorted(zip(result["distances"][0], result["ids"][0]), key=lambda t: (float(t[0]), t[1]))[:k]
-        return [(vid, 1.0 - float(d)) for d, vid in nearest]
+        result = self.collection.query(query_embeddings=list(vectors), n_results=pool, include=["distances"])
+        nearest_rows = []
+        for ids, dists in zip(result["ids"], result["distances"]):
+            nearest = sorted(zip(dists, ids), key=lambda t: (float(t[0]), t[1]))[:k]
+            nearest_rows.append([(vid, 1.0 - float(d)) for d, vid in nearest])
+        return nearest_rows
 
     def all_ids(self) -> list[str]:
         return list(self.collection.get(include=[])["ids"])

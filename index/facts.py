@@ -51,7 +51,7 @@ def content_tokens(text: str) -> tuple[analysis.Token, ...]:
     """analysis.content_tokens, cached, with unit abbreviations as their unit's term ("km" -> "kilometr")."""
     return tuple(
         analysis.Token(t.start, t.end, _alias_term(t.word), t.kind, t.word) if t.word in _UNIT_ALIASES else t
-        for t in analysis.content_tokens(text)
+        for t in tokens(text) if analysis.is_content(t)
     )
 
 
@@ -449,9 +449,10 @@ def facts(text: str, language: str | None = None) -> Facts:
     return Facts(nums, mons, names(text, language), negations(text, language))
 
 
-def number_keys(text: str) -> set[str]:
+@lru_cache(maxsize=16384)
+def number_keys(text: str) -> frozenset[str]:
     """One key per value a number of `text` can have: "9 288", "9,288" and "9288" share "#9288"."""
-    return {f"#{v:g}" for f in numbers(text) if not f.spelled for v in f.values}
+    return frozenset(f"#{v:g}" for f in numbers(text) if not f.spelled for v in f.values)
 
 
 def checkable_count(text: str, language: str | None = None) -> int:

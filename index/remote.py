@@ -262,11 +262,17 @@ class RemoteVectorStore:
         self._call("passages", "delete", where={"hash": content_hash})
 
     def query(self, vector, k: int) -> list[tuple[str, float]]:
+        return self.query_many([vector], k)[0]
+
+    def query_many(self, vectors, k: int) -> list[list[tuple[str, float]]]:
         import numpy as np
 
-        result = self._call("passages", "query", query_embeddings=[np.asarray(vector, dtype=np.float32)],
+        if len(vectors) == 0:
+            return []
+        result = self._call("passages", "query", query_embeddings=[np.asarray(v, dtype=np.float32) for v in vectors],
                             n_results=k, include=["distances"])
-        return [(vid, 1.0 - float(d)) for vid, d in zip(result["ids"][0], result["distances"][0])]
+        return [[(vid, 1.0 - float(d)) for vid, d in zip(ids, dists)]
+                for ids, dists in zip(result["ids"], result["distances"])]
 
     def all_ids(self) -> list[str]:
         return list(self._call("passages", "get", include=[])["ids"])

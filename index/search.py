@@ -91,7 +91,12 @@ def lexical_ranking(catalog, query: str, limit: int = CANDIDATES) -> Ranking:
 
 
 def nearest_vectors(vectors, embedder, query: str, limit: int) -> list[tuple[str, float]]:
-    return vectors.query(embedder.embed_query(query), limit)
+    return nearest_vectors_many(vectors, embedder, [query], limit)[0]
+
+
+def nearest_vectors_many(vectors, embedder, queries: list[str], limit: int) -> list[list[tuple[str, float]]]:
+    """Every query embedded in one pass and looked up in one vector-store call."""
+    return vectors.query_many(embedder.embed_queries(queries), limit)
 
 
 def dense_ranking(catalog, vectors, embedder, query: str, limit: int = CANDIDATES, hits=None) -> Ranking:
@@ -170,20 +175,30 @@ def dense_weight_for(settings, embedder, query: str) -> float:
 def search(kb, query: str, k: int = 10, mode: str = "hybrid") -> Retrieved:
     """Best passages for `query` (SearchHit), with why the search was degraded (`.warnings`);
     mode is 'hybrid', 'lexical' or 'dense'."""
-    query = query.strip()
-    if not query:
-        return Retrieved()
+    return search_many(kb, [query], k, mode)[0]
+
+
+def search_many(kb, queries: list[str], k: int = 10, mode: str = "hybrid") -> list[Retrieved]:
+    """`search` for many queries at once (verify checks every sentence of a text): all queries
+    embedded in one pass and looked up in one vector-store call, BM25 per query, then `combine`.
+    A degraded dense side (`.warnings`) is reported on every result."""
+    queries = [q.strip() for q in queries]
+    live = [i for i, q in enumerate(queries) if q]
+    if not live:
+        return [Retrieved() for _ in queries]
     catalog = kb.catalog
     warnings: list[str] = []
     limit = max(CANDIDATES, k * 3)
-    weight = 0.0
-    if mode == "dense":
-        weight = 1.0
-    elif mode == "hybrid":
-        weight = dense_weight_for(kb.settings, kb.embedder, query)
+    weights = [0.0] * len(queries)
+    for i in live:
+        if mode == "dense":
+            weights[i] = 1.0
+        elif mode == "hybrid":
+            weights[i] = dense_weight_for(kb.settings, kb.embedder, queries[i])
+    wanted = [i for i in live if weights[i] > 0]
     pending = None
     vectors = None
-    if weight > 0 and kb.vectors_available():
+    if wanted and kb.vectors_available():
         try:
             vectors = kb.vectors
         except Exception as exc:  # noqa: BLE001 - e.g. Chroma cannot start on a full disk
@@ -194,26 +209,37 @@ def search(kb, query: str, k: int = 10, mode: str = "hybrid") -> Retrieved:
         else:
             # ONNX and Chroma release the GIL: the dense side runs beside BM25.
             # The catalog is only touched from this thread.
-            pending = kb.background.submit(nearest_vectors, vectors, kb.embedder, query, limit)
-    lexical = lexical_ranking(catalog, query, limit) if mode in ("hybrid", "lexical") else Ranking([], {})
-    dense = Ranking([], {})
+            pending = kb.background.submit(nearest_vectors_many, vectors, kb.embedder,
+                                           [queries[i] for i in wanted], limit)
+    lexical = {i: lexical_ranking(catalog, queries[i], limit) if mode in ("hybrid", "lexical") else Ranking([], {})
+               for i in live}
+    dense_hits: dict[int, list] = {}
     if pending is not None:
         try:
-            hits = pending.result()
+            dense_hits = dict(zip(wanted, pending.result()))
         except Exception as exc:  # noqa: BLE001 - a broken vector store must not take search down with it
             if mode == "dense":
                 raise
             log.warning("vector search failed (%s); lexical ranking only", exc)
             warnings.append(f"{exc}; showing keyword matches only")
-        else:
-            dense = dense_ranking(catalog, vectors, kb.embedder, query, limit, hits=hits)
-    fused = combine(kb.settings, lexical, dense, weight, k, mode)
-    passages = catalog.passages_by_ids([pid for pid, _, _ in fused])
-    hits = Retrieved(warnings=warnings)
-    for rank, (pid, score, sources) in enumerate(fused, start=1):
-        if pid in passages:
-            hits.append(SearchHit(passages[pid], score, rank, sources))
-    return hits
+    fused = {}
+    for i in live:
+        dense = Ranking([], {})
+        if i in dense_hits:
+            dense = dense_ranking(catalog, vectors, kb.embedder, queries[i], limit, hits=dense_hits[i])
+        fused[i] = combine(kb.settings, lexical[i], dense, weights[i], k, mode)
+    wanted_ids = list(dict.fromkeys(pid for i in live for pid, _, _ in fused[i]))
+    passages = {}
+    for n in range(0, len(wanted_ids), 900):  # under SQLite's limit of bound variables
+        passages.update(catalog.passages_by_ids(wanted_ids[n:n + 900]))
+    out = []
+    for i in range(len(queries)):
+        hits = Retrieved(warnings=list(warnings)) if i in fused else Retrieved()
+        for rank, (pid, score, sources) in enumerate(fused.get(i, ()), start=1):
+            if pid in passages:
+                hits.append(SearchHit(passages[pid], score, rank, sources))
+        out.append(hits)
+    return out
 
 
 def expand(kb, hit: SearchHit, max_chars: int) -> SourceDocument:

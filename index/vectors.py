@@ -98,6 +98,10 @@ class VectorStore:
     def query(self, vector: np.ndarray, k: int) -> list[tuple[str, float]]:
         return self._call("query", np.asarray(vector, dtype=np.float32), k)
 
+    def query_many(self, vectors: np.ndarray, k: int) -> list[list[tuple[str, float]]]:
+        """Nearest neighbours of many vectors in one call (verify searches every sentence of a text)."""
+        return self._call("query_many", np.ascontiguousarray(vectors, dtype=np.float32), k)
+
     def all_ids(self) -> list[str]:
         return self._call("all_ids")
 

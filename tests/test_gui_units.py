@@ -274,9 +274,9 @@ def test_settings_persist(tmp_path):
     s.save(path)
     loaded = AppSettings.load(path)
     assert loaded == s
-    path.write_text('{"n_ctx": "lots", "language": "xx", "unknown": 1}', encoding="utf-8")
+    path.write_text('{"n_ctx": "lots", "language": "xx", "unknown": 1, "model_check": "maybe"}', encoding="utf-8")
     fixed = AppSettings.load(path)
-    assert fixed.n_ctx == 4096 and fixed.language == "system"
+    assert fixed.n_ctx == 4096 and fixed.language == "system" and fixed.model_check == "auto"
 
 
 def test_settings_dialog_and_offline_download_message(qtbot, tmp_path):
@@ -297,9 +297,12 @@ def test_settings_dialog_and_offline_download_message(qtbot, tmp_path):
         dialog.use_model_temperature.setChecked(False)
         dialog.temperature.setValue(0.15)
         dialog.language.setCurrentIndex(dialog.language.findData("ru"))
+        assert dialog.model_check.currentData() == "auto"  # the default: only fully on a GPU
+        dialog.model_check.setCurrentIndex(dialog.model_check.findData("on"))
         result = dialog.result_settings()
         assert (result.model_path, result.n_gpu_layers, result.temperature, result.language) == \
             ("/models/vikhr.gguf", 0, 0.15, "ru")
+        assert result.model_check == "on" and result.pipeline_settings().model_check == "on"
 
         dialog.catalog.selectRow(0)
         qtbot.mouseClick(dialog.download_button, Qt.LeftButton)

@@ -181,3 +181,28 @@ def test_months_names_negations():
     assert negs("利休はキリスト教を信仰しなかった。") == ["信仰"]
     assert negs("数が少ない。") == []
     assert facts.checkable_count("Construction began on 31 May 1891 in Vladivostok.") == 4
+
+
+def test_ask_lists_contradicted_sentences_apart_from_sources():
+    """`ask`'s human output: a contradicted sentence is never listed as support; each shows its verdict."""
+    import io
+    import time
+
+    from assistant.answer import grounded_answer
+    from assistant.commands import _print_sources
+    from index.types import SourceDocument
+
+    answer = ("Construction began on 31 May 1895. The railway connects Moscow with Vladivostok. "
+              "The railway crosses eight time zones and serves excellent breakfasts on board. Cats fly.")
+    docs = [SourceDocument("Transsib", EN, "/kb/ts.txt", None, 0, len(EN))]
+    ans = grounded_answer(Aligner(), question="q?", text=answer, chosen=[0], documents=docs, found=True,
+                          timings={}, started=time.perf_counter(), model={}, language="en", warnings=[])
+    assert [c.verdict for c in ans.citations] == ["contradicted", "supported", "partial"]
+    out = io.StringIO()
+    _print_sources(ans, out)
+    text = out.getvalue()
+    sources, rest = text.split("Contradicted by the documents:")
+    assert "1895" not in sources and "Moscow with Vladivostok" in sources
+    assert "partial: not in the source: 'serves excellent breakfasts'" in sources
+    assert "contradicted: the source says '1891', not '1895'" in rest and "Cats fly." in rest
+    assert "1 supported · 1 partial · 1 contradicted · 1 unsupported" in text
