@@ -81,7 +81,7 @@ def search_many(kb, queries: list[str], k: int, mode: str = "hybrid") -> list[li
             vectors = kb.vectors
             embedded = kb.embedder.embed_queries([queries[i] for i in wanted])
             for i, vector in zip(wanted, embedded):
-                dense_hits[i] = vectors.query(vector, limit)
+                dense_hits[i] = (vector, vectors.query(vector, limit))
         except Exception as exc:  # noqa: BLE001 - as in search: a broken vector store leaves BM25 working
             log.warning("vector search unavailable (%s); lexical ranking only", exc)
             dense_hits.clear()
@@ -90,7 +90,8 @@ def search_many(kb, queries: list[str], k: int, mode: str = "hybrid") -> list[li
         lexical = s.lexical_ranking(catalog, query, limit)
         dense = s.Ranking([], {})
         if i in dense_hits:
-            dense = s.dense_ranking(catalog, kb.vectors, kb.embedder, query, limit, hits=dense_hits[i])
+            vector, hits = dense_hits[i]
+            dense = s.dense_ranking(catalog, kb.vectors, kb.embedder, query, limit, hits=hits, vector=vector)
         fused = s.combine(kb.settings, lexical, dense, weights[i], k, mode)
         passages = catalog.passages_by_ids([pid for pid, _, _ in fused])
         out.append([passages[pid] for pid, _, _ in fused if pid in passages])

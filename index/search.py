@@ -19,7 +19,9 @@ import logging
 import math
 from dataclasses import dataclass
 
-from index import analysis
+import numpy as np
+
+from index import analysis, sentence_vectors
 from index.embedding import BUNDLED_USE
 from index.types import Passage, Retrieved, SearchHit, SourceDocument
 
@@ -34,10 +36,11 @@ COMMON_TERM_SHARE = 0.3
 POSTINGS_BUDGET = 20_000
 
 # Score fusion (models with tuned weights): cosine weight per question language, set on the dev sets.
-DENSE_WEIGHTS = {BUNDLED_USE: {"ja": 0.05, "th": 0.25}}  # where the lexical side is the stronger one
+DENSE_WEIGHTS = {BUNDLED_USE: {"th": 0.25}}  # where the lexical side is the stronger one
 DEFAULT_DENSE_WEIGHT = 1.0
 CROSS_DENSE_WEIGHT = 3.0  # fewer than CROSS_COVERAGE of the question's words occur in the knowledge base
 CROSS_COVERAGE = 0.5
+SENTENCE_SHARE = 0.5  # a passage's dense score: its cosine mixed with its best sentence's (index/sentence_vectors.py)
 
 
 @dataclass
@@ -94,9 +97,37 @@ def nearest_vectors(vectors, embedder, query: str, limit: int) -> list[tuple[str
     return vectors.query(embedder.embed_query(query), limit)
 
 
-def dense_ranking(catalog, vectors, embedder, query: str, limit: int = CANDIDATES, hits=None) -> Ranking:
+def embed_and_search(vectors, embedder, query: str, limit: int) -> tuple[np.ndarray, list[tuple[str, float]]]:
+    """(query vector, nearest passage vectors): the vector is wanted again for sentence scoring."""
+    vector = embedder.embed_query(query)
+    return vector, vectors.query(vector, limit)
+
+
+def sentence_rescored(vectors, embedder, query: str, hits: list[tuple[str, float]],
+                      vector: np.ndarray | None = None) -> list[tuple[str, float]]:
+    """The nearest passages scored (1 - SENTENCE_SHARE) * passage cosine + SENTENCE_SHARE * best sentence
+    cosine, best first (index/sentence_vectors.py); `hits` as they are when any of them lacks sentence
+    vectors (an older knowledge base, another model, a shared store), so one question never mixes scales."""
+    scorer = getattr(vectors, "unit_scores", None)
+    if scorer is None or not hits or not sentence_vectors.wanted(getattr(embedder, "name", "")):
+        return hits
+    try:
+        found = scorer(embedder.embed_query(query) if vector is None else vector, [vid for vid, _ in hits])
+    except Exception as exc:  # noqa: BLE001 - the passage vectors still rank
+        log.warning("sentence vectors unavailable (%s); passage vectors only", exc)
+        return hits
+    if len(found) < len(hits):
+        return hits
+    mixed = [(vid, (1 - SENTENCE_SHARE) * found[vid][0] + SENTENCE_SHARE * found[vid][1]) for vid, _ in hits]
+    return sorted(mixed, key=lambda h: (-h[1], h[0]))
+
+
+def dense_ranking(catalog, vectors, embedder, query: str, limit: int = CANDIDATES, hits=None,
+                  vector: np.ndarray | None = None) -> Ranking:
+    """Passages by meaning; `vector`: the query's, when the caller embedded it already (`hits` came from it)."""
     if hits is None:
-        hits = nearest_vectors(vectors, embedder, query, limit)
+        vector, hits = embed_and_search(vectors, embedder, query, limit)
+    hits = sentence_rescored(vectors, embedder, query, hits, vector)
     mapping = catalog.passage_ids_for_vectors([vid for vid, _ in hits])
     ids: list[int] = []
     scores: dict[int, float] = {}
@@ -194,19 +225,19 @@ def search(kb, query: str, k: int = 10, mode: str = "hybrid") -> Retrieved:
         else:
             # ONNX and Chroma release the GIL: the dense side runs beside BM25.
             # The catalog is only touched from this thread.
-            pending = kb.background.submit(nearest_vectors, vectors, kb.embedder, query, limit)
+            pending = kb.background.submit(embed_and_search, vectors, kb.embedder, query, limit)
     lexical = lexical_ranking(catalog, query, limit) if mode in ("hybrid", "lexical") else Ranking([], {})
     dense = Ranking([], {})
     if pending is not None:
         try:
-            hits = pending.result()
+            vector, hits = pending.result()
         except Exception as exc:  # noqa: BLE001 - a broken vector store must not take search down with it
             if mode == "dense":
                 raise
             log.warning("vector search failed (%s); lexical ranking only", exc)
             warnings.append(f"{exc}; showing keyword matches only")
         else:
-            dense = dense_ranking(catalog, vectors, kb.embedder, query, limit, hits=hits)
+            dense = dense_ranking(catalog, vectors, kb.embedder, query, limit, hits=hits, vector=vector)
     fused = combine(kb.settings, lexical, dense, weight, k, mode)
     passages = catalog.passages_by_ids([pid for pid, _, _ in fused])
     hits = Retrieved(warnings=warnings)
