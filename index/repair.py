@@ -189,7 +189,8 @@ def vectors_problem(root: Path) -> str | None:
             missing = [n for n in _SEGMENT_FILES if not (segment / n).exists()]
             if missing:
                 return f"vector index segment {segment.name} lacks {', '.join(missing)}"
-    return _sqlite_problem(db)
+    units = folder / sentence_vectors.FILE
+    return _sqlite_problem(db) or (_sqlite_problem(units) if units.exists() else None)
 
 
 def folders_missing(root: Path, catalog) -> str | None:
