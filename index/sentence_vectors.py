@@ -2,8 +2,10 @@
 
 USE is trained on sentences: a question is closest to the one sentence that answers it,
 while a 1,000-character passage vector averages that sentence with its neighbours. Search
-mixes the passage's cosine with its best sentence's (index/search.py, dense_ranking); on the
-dev sets that lifts dense recall@1 by 5-30 points (ru>en 0.72 -> 0.81, ja 0.48 -> 0.75).
+mixes the passage's cosine with its best sentence's (index/search.py, rescore_dense); on the
+dev sets that lifts dense recall@1 by 5-30 points (ru>en 0.72 -> 0.79, ja 0.48 -> 0.77).
+USE's sentence vectors come from the passage's own pass (index/embedding.py, encode_units):
+about 5% more embedding time where embedding each sentence again would double it.
 
 Each passage's "unit" is a float16 matrix: row 0 its passage vector, then one row per
 sentence (none for a one-sentence passage). Units live in a SQLite file beside Chroma's, in
@@ -39,27 +41,35 @@ def wanted(model: str) -> bool:
     return model in MODELS
 
 
+def sentence_spans(text: str) -> list[tuple[int, int]]:
+    """[start, end) of the sentences of a passage worth a vector of their own: none when there is only one."""
+    spans = [(a, b) for a, b in split_sentences(text) if b - a >= MIN_CHARS][:MAX_SENTENCES]
+    return spans if len(spans) > 1 else []
+
+
 def sentences_of(text: str) -> list[str]:
-    """The sentences of a passage worth a vector of their own: none when there is only one."""
-    pieces = [text[a:b] for a, b in split_sentences(text)]
-    pieces = [p for p in pieces if len(p) >= MIN_CHARS][:MAX_SENTENCES]
-    return pieces if len(pieces) > 1 else []
+    return [text[a:b] for a, b in sentence_spans(text)]
 
 
 def embed(embedder, texts: list[str]) -> tuple[np.ndarray, list[np.ndarray] | None]:
-    """Passage vectors for `texts` and, for a model with sentence scoring, their units
-    (one embedding call for passages and sentences together)."""
-    if not wanted(embedder.name):
+    """Passage vectors for `texts` and, for a model with sentence scoring, their units. USE derives
+    a passage's sentence vectors from the passage's own pass (index/embedding.py, about 5% extra);
+    another model would embed its sentences beside the passages."""
+    if not wanted(embedder.name) or not texts:
         return embedder.embed_passages(texts), None
-    sentences = [sentences_of(t) for t in texts]
-    flat = [s for group in sentences for s in group]
-    vectors = embedder.embed_passages(list(texts) + flat)
-    passages, rest = vectors[: len(texts)], vectors[len(texts):]
-    units, at = [], 0
-    for i, group in enumerate(sentences):
-        units.append(np.vstack([passages[i : i + 1], rest[at : at + len(group)]]).astype(np.float16))
-        at += len(group)
-    return passages, units
+    spans = [sentence_spans(t) for t in texts]
+    both = embedder.embed_passages_with_sentences(texts, spans)
+    if both is None:
+        flat = [t[a:b] for t, cuts in zip(texts, spans) for a, b in cuts]
+        vectors = embedder.embed_passages(list(texts) + flat)
+        passages, rest, sentences, at = vectors[: len(texts)], vectors[len(texts):], [], 0
+        for cuts in spans:
+            sentences.append(rest[at : at + len(cuts)])
+            at += len(cuts)
+    else:
+        passages, sentences = both
+    units = [np.vstack([passages[i : i + 1], sentences[i]]).astype(np.float16) for i in range(len(texts))]
+    return np.asarray(passages, dtype=np.float32), units
 
 
 class SentenceStore:

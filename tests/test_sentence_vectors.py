@@ -8,7 +8,7 @@ import pytest
 
 from index import search, sentence_vectors
 from index.config import EngineSettings
-from index.embedding import BUNDLED_MINILM
+from index.embedding import BUNDLED_MINILM, Embedder
 from index.kb import KnowledgeBase
 
 LAKE = ("Lake Baikal lies in southern Siberia. It is the deepest lake in the world, reaching 1,642 metres. "
@@ -71,7 +71,8 @@ def test_dense_score_mixes_the_passage_and_its_best_sentence(tmp_path):
         lake_id = next(pid for pid, p in lake.items() if p.path.endswith("lake.txt"))
         q = kb.embedder.embed_query(question)
         whole = float(kb.embedder.embed_passages([LAKE])[0] @ q)
-        best = float(max(kb.embedder.embed_passages(sentence_vectors.sentences_of(LAKE)) @ q))
+        _, (sentences,) = kb.embedder.embed_passages_with_sentences([LAKE], [sentence_vectors.sentence_spans(LAKE)])
+        best = float(max(sentences @ q))
         assert best > whole  # the one sentence about the seal is nearer the question than the whole passage
         mixed = (1 - search.SENTENCE_SHARE) * whole + search.SENTENCE_SHARE * best
         dense = search.dense_ranking(kb.catalog, kb.vectors, kb.embedder, question, 5)
@@ -94,6 +95,22 @@ def test_a_model_without_sentence_scoring_stores_no_units(tmp_path):
         assert units(kb.root) == {}
         hits = kb.search("deepest lake in the world", 2)
         assert hits[0].passage.path.endswith("lake.txt")
+
+
+def test_sentence_vectors_come_from_the_passage_pass():
+    """USE's sentence vectors are pooled from the passage's own token features: the passage vector is
+    the one `encode` gives, each sentence's lies near its vector embedded alone."""
+    embedder = Embedder(EngineSettings())
+    spans = sentence_vectors.sentence_spans(LAKE)
+    passages, (sentences,) = embedder.embed_passages_with_sentences([LAKE, SHORT], [spans, []])[0], \
+        embedder.embed_passages_with_sentences([LAKE], [spans])[1]
+    alone = embedder.embed_passages([LAKE, SHORT] + sentence_vectors.sentences_of(LAKE))
+    assert np.allclose(passages, alone[:2], atol=1e-4)  # space-separated text: the very same vector
+    assert sentences.shape == (5, embedder.dimension)
+    near = np.einsum("ij,ij->i", sentences, alone[2:])
+    assert near.min() > 0.6  # 0.70-0.83 here: the same sentence, read in its context
+    q = embedder.embed_query("Which animal lives only in Lake Baikal?")
+    assert max(sentences @ q) > passages[0] @ q  # a sentence is nearer the question than the passage
 
 
 def test_units_are_float16_rows_of_the_model_dimension(tmp_path):
