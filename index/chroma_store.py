@@ -76,6 +76,16 @@ class ChromaStore:
         except BaseException:
             _forget_system(path)
             raise
+        self._units = None
+
+    @property
+    def units(self):
+        """Sentence vectors beside Chroma's files (index/sentence_vectors.py), opened on first use."""
+        if self._units is None:
+            from index.sentence_vectors import SentenceStore
+
+            self._units = SentenceStore(self.path)
+        return self._units
 
     def close(self) -> None:
         """Release Chroma's shared in-process system for this path.
@@ -88,6 +98,12 @@ class ChromaStore:
             self.client.close()
         except Exception as exc:  # noqa: BLE001 - closing must never fail a close
             log.debug("closing Chroma: %s", exc)
+        if self._units is not None:
+            try:
+                self._units.close()
+            except Exception as exc:  # noqa: BLE001
+                log.debug("closing the sentence vectors: %s", exc)
+            self._units = None
 
     def count(self) -> int:
         return self.collection.count()
@@ -101,16 +117,22 @@ class ChromaStore:
     def upsert(self, content_hash: str, vectors: np.ndarray) -> None:
         self.upsert_many([(content_hash, len(vectors))], vectors)
 
-    def upsert_many(self, files: list[tuple[str, int]], vectors: np.ndarray) -> None:
-        """Vectors of several files, in order: files gives (content hash, passage count)."""
+    def upsert_many(self, files: list[tuple[str, int]], vectors: np.ndarray, units: list | None = None) -> None:
+        """Vectors of several files, in order: files gives (content hash, passage count); `units`
+        (index/sentence_vectors.py, aligned with the vectors) are written first, so a vector
+        Chroma holds always has its unit."""
         ids, metadatas, _, rows = passage_records(files)
+        if units is not None:
+            self.units.put(ids, [units[r] for r in rows])
         vectors = vectors[rows]
         for i in range(0, len(ids), MAX_BATCH):
             chunk = slice(i, i + MAX_BATCH)
             self.collection.upsert(ids=ids[chunk], embeddings=vectors[chunk], metadatas=metadatas[chunk])
 
-    def upsert_ids(self, ids: list[str], vectors: np.ndarray) -> None:
+    def upsert_ids(self, ids: list[str], vectors: np.ndarray, units: list | None = None) -> None:
         """Vectors by their ids (`<hash>#<n>`), e.g. a re-embed's, with the same metadata as upsert_many."""
+        if units is not None:
+            self.units.put(ids, units)
         metadatas = [{"hash": vid.rsplit("#", 1)[0], "n": int(vid.rsplit("#", 1)[1])} for vid in ids]
         for i in range(0, len(ids), MAX_BATCH):
             chunk = slice(i, i + MAX_BATCH)
@@ -119,9 +141,15 @@ class ChromaStore:
     def delete_ids(self, ids: list[str]) -> None:
         for i in range(0, len(ids), MAX_BATCH):
             self.collection.delete(ids=ids[i : i + MAX_BATCH])
+        self.units.delete_ids(ids)
 
     def delete_hash(self, content_hash: str) -> None:
         self.collection.delete(where={"hash": content_hash})
+        self.units.delete_hash(content_hash)
+
+    def unit_scores(self, vector: np.ndarray, ids: list[str]) -> dict[str, tuple[float, float]]:
+        """{vector id: (passage cosine, best sentence cosine)} for the ids with sentence vectors."""
+        return self.units.scores(vector, ids)
 
     def query(self, vector: np.ndarray, k: int) -> list[tuple[str, float]]:
         return self.query_many(np.asarray(vector)[None, :], k)[0]

@@ -25,6 +25,7 @@ import threading
 from dataclasses import dataclass
 from typing import Callable
 
+from index import sentence_vectors
 from index.errors import KnowledgeBaseError
 
 log = logging.getLogger("docent.reembed")
@@ -114,8 +115,8 @@ class Reembed:
                 if stop is not None and stop.is_set():
                     return False
                 chunk = todo[i : i + BATCH]
-                vectors = embedder.embed_passages([text or "" for _, text in chunk])
-                store.upsert_ids([vid for vid, _ in chunk], vectors)
+                vectors, units = sentence_vectors.embed(embedder, [text or "" for _, text in chunk])
+                store.upsert_ids([vid for vid, _ in chunk], vectors, units=units)
                 done += len(chunk)
                 if progress:
                     progress(ReembedProgress(done, len(rows), self.model))

@@ -243,8 +243,10 @@ class RemoteVectorStore:
     def upsert(self, content_hash: str, vectors) -> None:
         self.upsert_many([(content_hash, len(vectors))], vectors)
 
-    def upsert_many(self, files: list[tuple[str, int]], vectors, passages: list[NewPassage] | None = None) -> None:
-        """Vectors with their passages' texts and places (other clients build their lexical index from them)."""
+    def upsert_many(self, files: list[tuple[str, int]], vectors, passages: list[NewPassage] | None = None,
+                    units=None) -> None:
+        """Vectors with their passages' texts and places (other clients build their lexical index from them).
+        Sentence vectors (`units`) stay local: the server's clients may run other versions."""
         import numpy as np
 
         from index.chroma_store import passage_records

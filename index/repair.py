@@ -29,6 +29,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
+from index import sentence_vectors
 from index.errors import DiskFullError, KnowledgeBaseError, disk_full_error, may_be_damage
 from index.salvage import read_json, salvage_objects
 
@@ -188,7 +189,8 @@ def vectors_problem(root: Path) -> str | None:
             missing = [n for n in _SEGMENT_FILES if not (segment / n).exists()]
             if missing:
                 return f"vector index segment {segment.name} lacks {', '.join(missing)}"
-    return _sqlite_problem(db)
+    units = folder / sentence_vectors.FILE
+    return _sqlite_problem(db) or (_sqlite_problem(units) if units.exists() else None)
 
 
 def folders_missing(root: Path, catalog) -> str | None:
@@ -520,8 +522,8 @@ def reembed(kb, progress: Progress | None = None, only_missing: bool = False) ->
         if not batch:
             return
         texts = [t for _, ts in batch for t in ts]
-        vectors = kb.embedder.embed_passages(texts)
-        kb.vectors.upsert_many([(h, len(ts)) for h, ts in batch], np.asarray(vectors))
+        vectors, units = sentence_vectors.embed(kb.embedder, texts)
+        kb.vectors.upsert_many([(h, len(ts)) for h, ts in batch], np.asarray(vectors), units=units)
         written += len(texts)
         batch.clear()
 

@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterable, Iterator
 
-from index import chunking
+from index import chunking, sentence_vectors
 from index.catalog import Catalog, NewPassage
 from index.extract import PLAIN_SUFFIXES, ExtractError, extract, is_supported, os_reason
 from index.extract.errors import megabytes
@@ -500,20 +500,23 @@ class Indexer:
         self._emit(item.path)
 
     def _embed(self, batch: list[_Parsed], texts: list[str]):
-        """Vectors for `texts`, in slices so a huge file shows progress and hears cancel; None if cancelled."""
+        """(vectors, sentence units or None) for `texts`, in slices so a huge file shows progress and
+        hears cancel; None if cancelled."""
         if len(texts) <= EMBED_SLICE:
-            return self.kb.embedder.embed_passages(texts)
+            return sentence_vectors.embed(self.kb.embedder, texts)
         import numpy as np
 
-        parts = []
+        parts, units = [], []
         for start in range(0, len(texts), EMBED_SLICE):
             if self.cancel.is_set():
                 return None
-            parts.append(self.kb.embedder.embed_passages(texts[start : start + EMBED_SLICE]))
+            vectors, some = sentence_vectors.embed(self.kb.embedder, texts[start : start + EMBED_SLICE])
+            parts.append(vectors)
+            units = None if some is None else units + some
             if self.progress:
                 self.progress(Progress(self._total, self._done, self._passages + start + len(parts[-1]),
                                        time.perf_counter() - self._started, batch[-1].path))
-        return np.concatenate(parts)
+        return np.concatenate(parts), units
 
     def _vectors_present(self, batch: list[_Parsed]) -> set[str]:
         """Hashes of the batch whose vectors the store holds exactly (reuse_vectors)."""
@@ -532,9 +535,10 @@ class Indexer:
         reused = self._vectors_present(batch)
         fresh = [item for item in batch if item.hash not in reused]
         texts = [p.text for item in fresh for p in item.passages]
-        vectors = self._embed(fresh, texts) if texts else None
-        if texts and vectors is None:
+        embedded = self._embed(fresh, texts) if texts else None
+        if texts and embedded is None:
             return False
+        vectors, units = embedded or (None, None)
         self.vectors_reused += sum(len(item.passages) for item in batch if item.hash in reused)
         self.vectors_embedded += len(texts)
         self.catalog.begin()
@@ -549,7 +553,7 @@ class Indexer:
                                  len(item.passages)) for item in batch])
         if fresh:
             self.kb.vectors.upsert_many([(item.hash, len(item.passages)) for item in fresh], vectors,
-                                        [p for item in fresh for p in item.passages])
+                                        [p for item in fresh for p in item.passages], units=units)
         self.catalog.begin()
         try:
             for item in batch:

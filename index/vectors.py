@@ -82,15 +82,16 @@ class VectorStore:
     def upsert(self, content_hash: str, vectors: np.ndarray) -> None:
         self.upsert_many([(content_hash, len(vectors))], vectors)
 
-    def upsert_many(self, files: list[tuple[str, int]], vectors: np.ndarray, passages=None) -> None:
-        """`passages` (their texts) matter to a shared store only; a local one keeps texts in the catalog."""
-        self._call("upsert_many", files, np.ascontiguousarray(vectors, dtype=np.float32))
+    def upsert_many(self, files: list[tuple[str, int]], vectors: np.ndarray, passages=None, units=None) -> None:
+        """`passages` (their texts) matter to a shared store only; a local one keeps texts in the catalog.
+        `units`: their sentence vectors (index/sentence_vectors.py), or None."""
+        self._call("upsert_many", files, np.ascontiguousarray(vectors, dtype=np.float32), units)
 
     def delete_hash(self, content_hash: str) -> None:
         self._call("delete_hash", content_hash)
 
-    def upsert_ids(self, ids: list[str], vectors: np.ndarray) -> None:
-        self._call("upsert_ids", list(ids), np.ascontiguousarray(vectors, dtype=np.float32))
+    def upsert_ids(self, ids: list[str], vectors: np.ndarray, units=None) -> None:
+        self._call("upsert_ids", list(ids), np.ascontiguousarray(vectors, dtype=np.float32), units)
 
     def delete_ids(self, ids: list[str]) -> None:
         self._call("delete_ids", list(ids))
@@ -101,6 +102,10 @@ class VectorStore:
     def query_many(self, vectors: np.ndarray, k: int) -> list[list[tuple[str, float]]]:
         """Nearest neighbours of many vectors in one call (verify searches every sentence of a text)."""
         return self._call("query_many", np.ascontiguousarray(vectors, dtype=np.float32), k)
+
+    def unit_scores(self, vector: np.ndarray, ids: list[str]) -> dict[str, tuple[float, float]]:
+        """Passage and best-sentence cosines of `ids` (those with sentence vectors; see index/sentence_vectors.py)."""
+        return self._call("unit_scores", np.asarray(vector, dtype=np.float32), list(ids))
 
     def all_ids(self) -> list[str]:
         return self._call("all_ids")

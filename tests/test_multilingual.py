@@ -136,6 +136,9 @@ def test_reembed_moves_a_minilm_knowledge_base_with_pause_and_resume(tmp_path, m
         assert kb.settings.embedding_model == BUNDLED_USE and reembed.pending_model(kb) is None
         assert not (kb.root / reembed.NEXT).exists() and not (kb.root / reembed.OLD).exists()
         assert set(kb.catalog.all_vector_ids()) == set(kb.vectors.all_ids())
+        # the new model's sentence vectors came with its passage vectors (index/sentence_vectors.py)
+        assert kb.vectors.unit_scores(kb.embedder.embed_query("x"), kb.vectors.all_ids()).keys() == set(
+            kb.vectors.all_ids())
         hits = kb.search("Какой вулкан находится на Сицилии?", 3)  # the new model crosses languages
         assert hits and hits[0].passage.path.endswith("volcano.txt")
     with KnowledgeBase.open(tmp_path / "kb") as kb:

@@ -154,6 +154,24 @@ def test_chroma_garbage_dense_search_repairs_and_answers_the_same(kb_copy):
     assert results(kb_dir, "hybrid")[0] == before["hybrid"]
 
 
+def test_garbage_sentence_vectors_search_keeps_working_and_repair_rebuilds_them(kb_copy):
+    from index import sentence_vectors
+
+    kb_dir, corpus, before = kb_copy
+    units = kb_dir / "chroma" / sentence_vectors.FILE
+    assert units.exists()
+    units.write_bytes(os.urandom(32 * 1024))
+    after, stderr = results(kb_dir, "dense")  # never a traceback; the passage vectors still rank
+    assert all(after)
+    proc = cli("check", "--kb", str(kb_dir), "--repair", "--json")
+    assert proc.returncode == 0, proc.stderr
+    with KnowledgeBase.open(kb_dir) as kb:
+        assert repair.vectors_problem(kb_dir) is None
+        assert kb.vectors.unit_scores(kb.embedder.embed_query("tea"), kb.vectors.all_ids()).keys() == set(
+            kb.catalog.all_vector_ids())
+    assert results(kb_dir, "dense")[0] == before["dense"]
+
+
 def test_removed_chroma_segment_files_search_answers_the_same(kb_copy):
     """Small stores live in Chroma's log (its SQLite file), larger ones in HNSW segment files too:
     bench/bench_faults.py removes one from a store that has them. Here: nothing may break."""
