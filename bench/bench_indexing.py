@@ -81,16 +81,23 @@ def passages_of(kb: KnowledgeBase) -> list[str]:
     return [r[0] for r in kb.catalog.db.execute("SELECT text FROM passages ORDER BY id")]
 
 
-def peak_rss(corpus: Path, kb: Path) -> tuple[float, float]:
-    """(peak RSS in GB, seconds) of `main.py index` over `corpus` in a process of its own."""
+def peak_rss(corpus: Path, kb: Path) -> tuple[float, float, int]:
+    """(peak RSS in GB, seconds, passages) of `main.py index` over `corpus` in a process of its own."""
+    import json
+
     started = time.perf_counter()
-    proc = subprocess.Popen([sys.executable, str(ROOT / "main.py"), "index", str(corpus), "--kb", str(kb), "--json"],
-                            stdout=subprocess.DEVNULL)
-    _, status, usage = os.wait4(proc.pid, 0)
-    proc.returncode = os.waitstatus_to_exitcode(status)
-    if proc.returncode:
-        raise SystemExit(f"index over {corpus} failed ({proc.returncode})")
-    return usage.ru_maxrss * 1024 / 1e9, time.perf_counter() - started  # Linux: KiB
+    out = kb.with_suffix(".json")
+    with open(out, "wb") as fh:
+        proc = subprocess.Popen([sys.executable, str(ROOT / "main.py"), "index", str(corpus), "--kb", str(kb), "--json"],
+                                stdout=fh)
+        _, status, usage = os.wait4(proc.pid, 0)
+    if os.waitstatus_to_exitcode(status):
+        raise SystemExit(f"index over {corpus} failed ({os.waitstatus_to_exitcode(status)})")
+    try:
+        passages = int(json.loads(out.read_text(encoding="utf-8")).get("chunks_total", 0))
+    except ValueError:
+        passages = 0
+    return usage.ru_maxrss * 1024 / 1e9, time.perf_counter() - started, passages  # Linux: KiB
 
 
 def load() -> str:
@@ -154,9 +161,9 @@ def main() -> int:
             for spec in args.rss_sizes.split(","):
                 files, megabytes = spec.split(":")
                 folder = make_sized_corpus(tmp, f"rss{files}", int(files), float(megabytes))
-                rss_gb, seconds = peak_rss(folder, tmp / f"kb-rss{files}")
+                rss_gb, seconds, passages = peak_rss(folder, tmp / f"kb-rss{files}")
                 peaks.append(rss_gb)
-                print(f"peak RSS of `index`    {rss_gb:8.2f} GB over {files} files, {megabytes} MB of text "
+                print(f"peak RSS of `index`    {rss_gb:8.2f} GB over {files} files, {megabytes} MB of text, {passages} passages "
                       f"({seconds:.1f} s; {load()}; target <= 0.6 GB)", flush=True)
                 if rss_gb > 0.6:
                     missed.append(f"peak RSS at {files} files")

@@ -63,6 +63,10 @@ _MARKS = _mark_ranges()
 _LETTER = rf"[^\W_{_CJK}{_THAI}]"
 _TOKEN = re.compile(rf"[{_CJK}]+|[{_THAI}]+|{_LETTER}(?:{_LETTER}|[{_MARKS}])*")
 _CJK_CHAR = re.compile(rf"[{_CJK}]")
+_CJK_RUN = re.compile(rf"[{_CJK}]+")
+_CJK_OR_THAI = re.compile(rf"[{_CJK}{_THAI}]+")
+_KANA_RUN = re.compile("[\u3040-\u30ff\u31f0-\u31ff\uff66-\uff9f]+")
+_HANGUL_RUN = re.compile("[\uac00-\ud7af]+")
 _THAI_CHAR = re.compile(rf"[{_THAI}]")
 
 
@@ -342,19 +346,13 @@ def detect_language(text: str) -> str:
     the dev sets' questions in each of the 13 languages, 0.1-0.2 ms each).
     """
     sample = text[:2000]
-    kana = hangul = cjk = thai = other = 0
-    for ch in sample:
-        if _CJK_CHAR.match(ch):
-            cjk += 1
-            s = _script(ch)
-            if s in ("hira", "kata"):
-                kana += 1
-            elif s == "hangul":
-                hangul += 1
-        elif "\u0e00" <= ch <= "\u0e7f":
-            thai += 1
-        elif ch.isalpha():
-            other += 1
+    # Characters counted by script with C-speed regex passes (an index run detects every passage's language).
+    rest = _CJK_OR_THAI.sub("", sample)
+    cjk = sum(map(len, _CJK_RUN.findall(sample))) if len(rest) != len(sample) else 0
+    thai = len(sample) - len(rest) - cjk
+    kana = sum(map(len, _KANA_RUN.findall(sample))) if cjk else 0
+    hangul = sum(map(len, _HANGUL_RUN.findall(sample))) if cjk else 0
+    other = sum(map(str.isalpha, rest))
     letters = cjk + thai + other
     if not letters:
         return "und"
