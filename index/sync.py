@@ -217,9 +217,8 @@ class _PromptGil:
     """A shorter GIL switch interval while an index run's threads share the interpreter.
 
     The embedder hands the GIL back for every numpy operation (a few ms each) and must wait
-    for it again behind the reader's and the writer's Python: with the default 5 ms interval that
-    wait slowed embedding by 10-30% in an index run. Process-wide, so counted: the last run to
-    finish restores the interval it found."""
+    for it again behind the reader's and the writer's Python, up to a whole interval (5 ms by
+    default) each time. Process-wide, so counted: the last run to finish restores the interval it found."""
 
     INTERVAL_S = 0.0005
     _lock = threading.Lock()
@@ -437,10 +436,10 @@ class Indexer:
         return None
 
     def _process(self, work: list[tuple[str, os.stat_result | None]], gone) -> None:
-        """Three stages at once: a reader thread extracts, chunks and analyses files; this thread
-        embeds them in batches; a writer thread stores each embedded batch (Chroma, then the catalog),
-        in order, while the next batch embeds. The embedder (numpy, BLAS without the GIL) never
-        waits for a write."""
+        """Three stages at once: a reader thread extracts and chunks files; this thread embeds them
+        in batches; a writer thread analyses each embedded batch for the lexical index and stores it
+        (Chroma, then the catalog), in order, while the next batch embeds. The embedder (numpy, BLAS
+        without the GIL) waits for writes only when WRITES_AHEAD batches are pending."""
         gone_by_hash = {r.hash: r for r in gone if r.hash and r.status == "indexed"}
         q: queue.Queue = queue.Queue(maxsize=64)
         writes: queue.Queue = queue.Queue(maxsize=WRITES_AHEAD)
