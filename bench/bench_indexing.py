@@ -9,7 +9,7 @@
 4. Embedding models and backends on the same passages, rounds interleaved so a load
    spike hits both: the default (USE multilingual v3) against MiniLM's ONNX export (target: >= 2x).
 
-Usage: python bench/bench_indexing.py [--files 1000] [--backends use,onnx] [--parts speed,rss,models]
+Usage: python bench/bench_indexing.py [--files 1000] [--megabytes M] [--backends use,onnx] [--parts speed,rss,models]
 ("use" is the default model; the others are MiniLM's backends.) Exits 1 when a target is missed.
 """
 from __future__ import annotations
@@ -107,6 +107,8 @@ def load() -> str:
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--files", type=int, default=1000)
+    ap.add_argument("--megabytes", type=float, default=0.0,
+                    help="with it, the speed corpus holds this much text in --files files (default: the dev paragraphs once)")
     ap.add_argument("--backends", default="use,onnx")
     ap.add_argument("--backend", default=None, help="backend for the index runs (default: the engine default)")
     ap.add_argument("--parts", default="speed,rss,models", help="speed (index vs embedding, re-index), rss, models")
@@ -118,7 +120,7 @@ def main() -> int:
     with tempfile.TemporaryDirectory(prefix="docent-bench-index-") as tmp:
         tmp = Path(tmp)
         os.environ.setdefault("DOCENT_HOME", str(tmp / "home"))
-        corpus = make_corpus(tmp, args.files)
+        corpus = make_sized_corpus(tmp, "corpus", args.files, args.megabytes) if args.megabytes else make_corpus(tmp, args.files)
         settings = EngineSettings(embedding_backend=args.backend or EngineSettings().embedding_backend)
         texts: list[str] = []
 
