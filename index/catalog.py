@@ -83,9 +83,18 @@ class NewPassage:
     char_start: int
     char_end: int
     text: str
+    # (language, FTS terms joined by spaces) when the indexer analysed the passage already (in its
+    # reader thread, beside the embedder); None: store_indexed analyses it.
+    analysed: tuple[str, str] | None = None
 
 
 _FILE_COLUMNS = "id,path,size,mtime_ns,hash,status,error,title,format,n_passages"
+
+
+def analysed(text: str) -> tuple[str, str]:
+    """A passage's (language, FTS terms joined by spaces), as store_indexed writes them."""
+    language, terms = analysis.index_terms(text)
+    return language, " ".join(terms)
 
 
 def vector_id(content_hash: str, ordinal: int) -> str:
@@ -272,9 +281,9 @@ class Catalog:
                 "INSERT INTO passages(file_id, ordinal, vector_id, page, char_start, char_end, text) VALUES(?,?,?,?,?,?,?)",
                 (file_id, p.ordinal, vector_id(content_hash, p.ordinal), p.page, p.char_start, p.char_end, p.text),
             )
-            language, terms = analysis.index_terms(p.text)
+            language, terms = p.analysed or analysed(p.text)
             languages.add(language)
-            self.db.execute("INSERT INTO passages_fts(rowid, terms) VALUES(?, ?)", (cur.lastrowid, " ".join(terms)))
+            self.db.execute("INSERT INTO passages_fts(rowid, terms) VALUES(?, ?)", (cur.lastrowid, terms))
             count += 1
         self._add_languages(languages)
         self.db.execute("UPDATE files SET n_passages=? WHERE id=?", (count, file_id))

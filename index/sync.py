@@ -21,6 +21,7 @@ import os
 import queue
 import re
 import stat as stat_module
+import sys
 import threading
 import time
 from dataclasses import dataclass, field
@@ -28,7 +29,7 @@ from pathlib import Path
 from typing import Callable, Iterable, Iterator
 
 from index import chunking, sentence_vectors
-from index.catalog import Catalog, NewPassage
+from index.catalog import Catalog, NewPassage, analysed
 from index.extract import PLAIN_SUFFIXES, ExtractError, extract, is_supported, os_reason
 from index.extract.errors import megabytes
 from index.errors import DiskFullError, disk_full_error
@@ -40,6 +41,7 @@ log = logging.getLogger("docent.sync")
 EMBED_BATCH = 256
 EMBED_SLICE = 2048  # a huge file is embedded in slices: progress moves and cancel is heard
 QUEUED_CHARS = 32_000_000  # text read ahead of the embedder, at most (memory bound)
+WRITES_AHEAD = 8  # embedded batches waiting for the writer thread, at most
 BAD_NAME = "path is not valid UTF-8 (rename the file or folder to index it)"
 CHANGING = "file kept changing while it was read (still being written?); it will be read again on the next run"
 _SURROGATES = re.compile("[\ud800-\udfff]")
@@ -211,6 +213,32 @@ class _Budget:
             self._cond.notify_all()
 
 
+class _PromptGil:
+    """A shorter GIL switch interval while an index run's threads share the interpreter.
+
+    The embedder hands the GIL back for every numpy operation (a few ms each) and must wait
+    for it again behind the reader's and the writer's Python, up to a whole interval (5 ms by
+    default) each time. Process-wide, so counted: the last run to finish restores the interval it found."""
+
+    INTERVAL_S = 0.0005
+    _lock = threading.Lock()
+    _users = 0
+    _saved = 0.0
+
+    def __enter__(self) -> None:
+        with self._lock:
+            if _PromptGil._users == 0:
+                _PromptGil._saved = sys.getswitchinterval()
+                sys.setswitchinterval(min(self.INTERVAL_S, _PromptGil._saved))
+            _PromptGil._users += 1
+
+    def __exit__(self, *exc) -> None:
+        with self._lock:
+            _PromptGil._users -= 1
+            if _PromptGil._users == 0:
+                sys.setswitchinterval(_PromptGil._saved)
+
+
 @dataclass
 class _Parsed:
     path: str
@@ -247,6 +275,7 @@ class Indexer:
         self._extractor = ExtractorProcess(self.limits)
         self._halt = threading.Event()  # cancel, or the consumer failed: the reader stops
         self._budget = _Budget(QUEUED_CHARS)
+        self._embedder = kb.embedder  # fetched once: kb's init lock is held while the writer opens Chroma
 
     def _halted(self) -> bool:
         return self._halt.is_set() or self.cancel.is_set()
@@ -300,7 +329,8 @@ class Indexer:
         gone = [r for root in roots if os.path.isdir(root) for r in self.catalog.files(under=root) if r.path not in seen]
         self._total = len(work)
         self._emit("")
-        self._process(work, gone)
+        with _PromptGil():
+            self._process(work, gone)
         if not self.cancel.is_set():
             self._remove(gone)
         self.kb.collect_garbage()
@@ -406,8 +436,14 @@ class Indexer:
         return None
 
     def _process(self, work: list[tuple[str, os.stat_result | None]], gone) -> None:
+        """Three stages at once: a reader thread extracts and chunks files; this thread embeds them
+        in batches; a writer thread analyses each embedded batch for the lexical index and stores it
+        (Chroma, then the catalog), in order, while the next batch embeds. The embedder (numpy, BLAS
+        without the GIL) waits for writes only when WRITES_AHEAD batches are pending."""
         gone_by_hash = {r.hash: r for r in gone if r.hash and r.status == "indexed"}
         q: queue.Queue = queue.Queue(maxsize=64)
+        writes: queue.Queue = queue.Queue(maxsize=WRITES_AHEAD)
+        failure: list[BaseException] = []
 
         def producer() -> None:
             try:
@@ -427,42 +463,81 @@ class Indexer:
             finally:
                 q.put(None)
 
-        thread = threading.Thread(target=producer, name="docent-parse", daemon=True)
-        thread.start()
+        def writer() -> None:
+            if work and self.kb.remote is None:
+                try:
+                    self.kb.vectors  # noqa: B018 - open Chroma (1-2 s) while the first files are read
+                except Exception as exc:  # noqa: BLE001 - the first write reports it
+                    log.debug("vector store not opened ahead: %s", exc)
+            while (op := writes.get()) is not None:
+                if failure:
+                    continue  # drain: the run is ending
+                try:
+                    self._write(op, gone, gone_by_hash)
+                except BaseException as exc:  # a full disk, a dead store: this thread's transaction is rolled back
+                    failure.append(exc)
+                    self._halt.set()
+
+        reader = threading.Thread(target=producer, name="docent-parse", daemon=True)
+        reader.start()
+        if work:  # load the model before the writer imports Chroma (one big import at a time)
+            try:
+                self._embedder.dimension  # noqa: B018
+            except Exception as exc:  # noqa: BLE001 - the first batch reports it
+                log.debug("embedding model not loaded ahead: %s", exc)
+        storer = threading.Thread(target=writer, name="docent-store", daemon=True)
+        storer.start()
         batch: list[_Parsed] = []
         batch_passages = 0
         finished = False
         try:
-            while not finished:
+            while not finished and not failure:
                 item = q.get()
                 if item is None:
                     finished = True
                 elif isinstance(item, tuple):
-                    self._handle_twin(item, gone, gone_by_hash)
+                    writes.put(("twin", item))
                 elif item.error:
-                    self._store_failed(item)
+                    writes.put(("failed", item))
                 else:
                     batch.append(item)
                     batch_passages += len(item.passages)
                 if batch and (finished or batch_passages >= EMBED_BATCH or q.empty()):
                     if self.cancel.is_set():
                         break
-                    stored = self._store_batch(batch)
-                    for done in batch:
-                        self._budget.release(done.weight)
-                    batch, batch_passages = [], 0
-                    if not stored:
+                    embedded = self._embed_batch(batch)
+                    if embedded is None:
                         break
+                    writes.put(("batch", batch, *embedded))
+                    batch, batch_passages = [], 0
                 if self.cancel.is_set():
                     break
         finally:
             self._halt.set()  # cancelled, finished or failed: the reader must stop and exit
-            while thread.is_alive():  # drain so the producer can finish
+            while reader.is_alive():  # drain so the producer can finish
                 try:
                     q.get(timeout=0.1)
                 except queue.Empty:
                     pass
-            thread.join()
+            reader.join()
+            writes.put(None)
+            storer.join()
+        if failure:
+            raise failure[0]
+
+    def _write(self, op: tuple, gone: list, gone_by_hash: dict) -> None:
+        kind = op[0]
+        if kind == "twin":
+            self._handle_twin(op[1], gone, gone_by_hash)
+        elif kind == "failed":
+            self._store_failed(op[1])
+        else:
+            _, batch, fresh, vectors, units = op
+            try:
+                self._store_batch(batch, fresh, vectors, units)
+            finally:
+                for done in batch:
+                    self._budget.release(done.weight)
 
     def _handle_twin(self, item: tuple, gone: list, gone_by_hash: dict) -> None:
         _, path, st, twins = item
@@ -503,14 +578,14 @@ class Indexer:
         """(vectors, sentence units or None) for `texts`, in slices so a huge file shows progress and
         hears cancel; None if cancelled."""
         if len(texts) <= EMBED_SLICE:
-            return sentence_vectors.embed(self.kb.embedder, texts)
+            return sentence_vectors.embed(self._embedder, texts)
         import numpy as np
 
         parts, units = [], []
         for start in range(0, len(texts), EMBED_SLICE):
             if self.cancel.is_set():
                 return None
-            vectors, some = sentence_vectors.embed(self.kb.embedder, texts[start : start + EMBED_SLICE])
+            vectors, some = sentence_vectors.embed(self._embedder, texts[start : start + EMBED_SLICE])
             parts.append(vectors)
             units = None if some is None else units + some
             if self.progress:
@@ -530,17 +605,28 @@ class Indexer:
         return {h for h, c in counts.items()
                 if vector_id(h, c) not in present and all(vector_id(h, n) in present for n in range(c))}
 
-    def _store_batch(self, batch: list[_Parsed]) -> bool:
-        """Embed a batch, write its vectors in one call, then commit its files in one transaction."""
+    def _embed_batch(self, batch: list[_Parsed]) -> tuple[list[_Parsed], object, object] | None:
+        """(files needing vectors, their vectors, their sentence units or None) for a batch; None if
+        cancelled meanwhile."""
         reused = self._vectors_present(batch)
         fresh = [item for item in batch if item.hash not in reused]
         texts = [p.text for item in fresh for p in item.passages]
         embedded = self._embed(fresh, texts) if texts else None
         if texts and embedded is None:
-            return False
+            return None
         vectors, units = embedded or (None, None)
         self.vectors_reused += sum(len(item.passages) for item in batch if item.hash in reused)
         self.vectors_embedded += len(texts)
+        return fresh, vectors, units
+
+    def _store_batch(self, batch: list[_Parsed], fresh: list[_Parsed], vectors, units=None) -> None:
+        """Write a batch's vectors in one call, then commit its files in one transaction.
+
+        Its passages are analysed for the lexical index here, in the writer thread, beside the
+        embedder and outside the transaction (the catalog's writer lock is held for inserts only)."""
+        for item in batch:
+            for p in item.passages:
+                p.analysed = analysed(p.text)
         self.catalog.begin()
         try:
             for item in fresh:
@@ -571,7 +657,6 @@ class Indexer:
             self._done += 1
             self._passages += len(item.passages)
         self._emit(batch[-1].path)
-        return True
 
     def _remove(self, gone) -> None:
         if not gone:

@@ -68,6 +68,31 @@ def test_index_search_and_offsets(tmp_path, corpus):
                 assert kb.text_of(p.path)[p.char_start : p.char_end] == p.text
 
 
+def test_index_pipeline_analyses_each_passage_once_and_restores_the_switch_interval(tmp_path, corpus, monkeypatch):
+    """The writer thread analyses each passage once (the lexical terms are those of the analyser) and
+    the run gives the GIL switch interval back as it found it."""
+    from index import analysis
+
+    calls: list[str] = []
+    real = analysis.index_terms
+
+    def counted(text):
+        calls.append(text)
+        return real(text)
+
+    monkeypatch.setattr(analysis, "index_terms", counted)
+    interval = sys.getswitchinterval()
+    with KnowledgeBase.open(tmp_path / "kb") as kb:
+        kb.index([str(corpus)])
+        assert sys.getswitchinterval() == interval
+        rows = kb.catalog.db.execute(
+            "SELECT p.text, f.terms FROM passages p JOIN passages_fts f ON f.rowid = p.id").fetchall()
+        assert len(calls) == len(rows) == kb.vectors.count() > 0
+        for text, terms in rows:
+            assert terms == " ".join(real(text)[1])
+        consistent(kb)
+
+
 def test_incremental_sync_rename_change_delete(tmp_path, corpus, monkeypatch):
     with KnowledgeBase.open(tmp_path / "kb") as kb:
         kb.index([str(corpus)])
