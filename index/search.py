@@ -25,7 +25,10 @@ import logging
 import math
 from dataclasses import dataclass
 
-import numpy as np
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # numpy loads with the first search, not with the app's window
+    import numpy as np
 
 from index import analysis, sentence_vectors
 from index.embedding import BUNDLED_USE

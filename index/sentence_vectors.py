@@ -23,22 +23,25 @@ import sqlite3
 import threading
 from pathlib import Path
 
-import numpy as np
+from typing import TYPE_CHECKING
 
-from index.embedding import BUNDLED_USE
+if TYPE_CHECKING:  # numpy loads with the first search, not with the app's window
+    import numpy as np
+
 from index.sentences import split_sentences
 
 log = logging.getLogger("docent.vectors")
 
 FILE = "docent-sentences.sqlite"
-# Models whose sentence scoring was measured (bench/bench_retrieval.py); others store no units.
-MODELS = frozenset({BUNDLED_USE})
 MIN_CHARS = 12  # shorter pieces (a heading, "Ibid.") are no sentence to match a question against
 MAX_SENTENCES = 64  # a passage without full stops (a table, a list) adds a bounded number of rows
 
 
 def wanted(model: str) -> bool:
-    return model in MODELS
+    """Only models whose sentence scoring was measured (bench/bench_retrieval.py) store units."""
+    from index.embedding import BUNDLED_USE  # not at import: it loads numpy, and repair is imported at startup
+
+    return model == BUNDLED_USE
 
 
 def sentence_spans(text: str) -> list[tuple[int, int]]:
@@ -55,6 +58,8 @@ def embed(embedder, texts: list[str]) -> tuple[np.ndarray, list[np.ndarray] | No
     """Passage vectors for `texts` and, for a model with sentence scoring, their units. USE derives
     a passage's sentence vectors from the passage's own pass (index/embedding.py, about 5% extra);
     another model would embed its sentences beside the passages."""
+    import numpy as np
+
     if not wanted(embedder.name) or not texts:
         return embedder.embed_passages(texts), None
     spans = [sentence_spans(t) for t in texts]
@@ -89,6 +94,8 @@ class SentenceStore:
         self.db.close()
 
     def put(self, ids: list[str], units: list[np.ndarray]) -> None:
+        import numpy as np
+
         rows = [(vid, vid.rsplit("#", 1)[0], len(u), np.ascontiguousarray(u, dtype=np.float16).tobytes())
                 for vid, u in zip(ids, units)]
         with self._lock:
@@ -117,6 +124,8 @@ class SentenceStore:
     def scores(self, vector: np.ndarray, ids: list[str]) -> dict[str, tuple[float, float]]:
         """{vector id: (passage cosine, best sentence cosine)} for the ids that have a unit
         (a one-sentence passage's best sentence is the passage itself)."""
+        import numpy as np
+
         if not ids:
             return {}
         with self._lock:
