@@ -382,14 +382,14 @@ class Catalog:
         return self.text_of(record.id) if record and record.status == "indexed" else None
 
     def passages_by_ids(self, ids: list[int]) -> dict[int, Passage]:
-        if not ids:
-            return {}
-        marks = ",".join("?" * len(ids))
-        rows = self.db.execute(
-            f"SELECT p.id, f.path, f.title, p.page, p.char_start, p.char_end, p.text, p.ordinal "
-            f"FROM passages p JOIN files f ON f.id = p.file_id WHERE p.id IN ({marks})",
-            ids,
-        ).fetchall()
+        rows = []
+        for n in range(0, len(ids), 900):  # under SQLite's limit of bound variables (verify asks for many)
+            chunk = ids[n : n + 900]
+            rows += self.db.execute(
+                f"SELECT p.id, f.path, f.title, p.page, p.char_start, p.char_end, p.text, p.ordinal "
+                f"FROM passages p JOIN files f ON f.id = p.file_id WHERE p.id IN ({','.join('?' * len(chunk))})",
+                chunk,
+            ).fetchall()
         return {r[0]: Passage(str(r[0]), r[1], r[2] or "", r[3], r[4], r[5], r[6], r[7]) for r in rows}
 
     def passage_ids_for_vectors(self, vector_ids: list[str]) -> dict[str, list[int]]:

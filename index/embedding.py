@@ -458,26 +458,29 @@ class Embedder:
             return backend.encode_units(list(texts), spans)
 
     def embed_query(self, text: str) -> np.ndarray:
-        """A question's vector; the last few are kept, since a question is embedded by the search
-        and then again by whatever weighs its answer (quoted answers, verification)."""
-        with self._lock:
-            vector = self._queries.get(text)
-            if vector is not None:
-                self._queries.move_to_end(text)
-                return vector
-        vector = self._encode([text], self.settings.query_prompt)[0]
-        vector.setflags(write=False)
-        with self._lock:
-            self._queries[text] = vector
-            while len(self._queries) > QUERY_CACHE:
-                self._queries.popitem(last=False)
-        return vector
+        return self.embed_queries([text])[0]
 
     def embed_queries(self, texts: list[str]) -> np.ndarray:
-        """Many queries in one pass (verify searches for every sentence of a text)."""
+        """Questions' vectors, the new ones in one pass (verify searches for every sentence of a text).
+        The last few are kept, since a question is embedded by the search and then again by whatever
+        weighs its answer (quoted answers, verification)."""
         if not texts:
             return np.zeros((0, self.dimension), dtype=np.float32)
-        return self._encode(texts, self.settings.query_prompt)
+        with self._lock:
+            known = {t: self._queries[t] for t in dict.fromkeys(texts) if t in self._queries}
+            for t in known:
+                self._queries.move_to_end(t)
+        new = [t for t in dict.fromkeys(texts) if t not in known]
+        if new:
+            for t, vector in zip(new, self._encode(new, self.settings.query_prompt)):
+                vector.setflags(write=False)
+                known[t] = vector
+            with self._lock:
+                for t in new:
+                    self._queries[t] = known[t]
+                while len(self._queries) > QUERY_CACHE:
+                    self._queries.popitem(last=False)
+        return np.stack([known[t] for t in texts])
 
     def supports(self, language: str) -> bool:
         return self.languages is None or language in self.languages

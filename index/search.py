@@ -270,9 +270,7 @@ def search_many(kb, queries: list[str], k: int = 10, mode: str = "hybrid") -> li
             dense = dense_ranking(catalog, vectors, kb.embedder, queries[i], limit, hits=found, vector=vector)
         fused[i] = combine(kb.settings, lexical[i], dense, weights[i], k, mode)
     wanted_ids = list(dict.fromkeys(pid for i in live for pid, _, _ in fused[i]))
-    passages = {}
-    for n in range(0, len(wanted_ids), 900):  # under SQLite's limit of bound variables
-        passages.update(catalog.passages_by_ids(wanted_ids[n:n + 900]))
+    passages = catalog.passages_by_ids(wanted_ids)
     out = []
     for i in range(len(queries)):
         hits = Retrieved(warnings=list(warnings)) if i in fused else Retrieved()
