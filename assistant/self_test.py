@@ -202,10 +202,8 @@ def _run(args, check: Checks) -> None:
 def _is_chat(pipeline, forced_profile) -> bool:
     """Would `auto` mode let this model write answers (build.is_chat_model on the loaded GGUF)?"""
     from assistant.build import is_chat_model
-    from assistant.gguf_meta import read_gguf_meta
 
-    path = (getattr(pipeline, "model_info", {}) or {}).get("path")
-    profile = getattr(pipeline, "profile", None)
-    if not path or profile is None:
-        return True  # not a local GGUF: judge its own answer
-    return is_chat_model(read_gguf_meta(Path(path)), profile, forced=bool(forced_profile))
+    runtime = getattr(pipeline, "runtime", None)
+    if runtime is None:
+        return True  # a model server: judge its own answer
+    return is_chat_model(runtime.meta, pipeline.profile, forced=bool(forced_profile))
