@@ -190,12 +190,6 @@ class _Sentence:
     score: float = 0.0
 
 
-@lru_cache(maxsize=256)
-def _language(question: str) -> str:
-    """The question's language, told once per question (several steps ask)."""
-    return detect_language(question)
-
-
 @lru_cache(maxsize=16384)
 def _sentence_terms(sentence: str, language: str) -> frozenset:
     return frozenset(t.term for t in content_tokens(sentence, language))
@@ -442,7 +436,7 @@ class QuotePipeline:
 
     def _meaning_available(self, question: str) -> bool:
         supports = getattr(self.embedder, "supports", None)
-        return self.embedder is not None and (supports is None or supports(_language(question)))
+        return self.embedder is not None and (supports is None or supports(detect_language(question)))
 
     def _cosines(self, question: str, texts: list[str]) -> list[float]:
         """Cosine of each text to the question. The question's vector comes from the embedder (which keeps
@@ -482,7 +476,7 @@ class QuotePipeline:
         if self.meaning_weight <= 0 or not self._meaning_available(question):
             return best.lexical, self.lexical_threshold
         w = self.meaning_weight
-        needed = self.cjk_threshold if _language(question) in CJK_LANGUAGES else self.threshold
+        needed = self.cjk_threshold if detect_language(question) in CJK_LANGUAGES else self.threshold
         if not best.embedded and not exact and (1 - w) * best.lexical >= needed:
             return (1 - w) * best.lexical, needed  # the terms alone pass: only a negative cosine could fail it
         cosine = best.dense if best.embedded else self._cosines(question, [docs[best.doc].content[best.start:best.end]])[0]
