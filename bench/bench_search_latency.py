@@ -1,8 +1,9 @@
 """Hybrid search latency on a synthetic corpus of 10k, 30k and 100k passages.
 
 Passage texts are drawn from the dev-set vocabulary (Zipf-like, mixed en/ru/ja);
-vectors are random unit vectors written straight into Chroma (embedding 100k
-passages would take most of an hour on 2 cores and does not change search cost).
+vectors are random unit vectors written straight into Chroma, each passage with five
+sentence vectors beside it as the default model stores them (index/sentence_vectors.py;
+embedding 100k passages would take most of an hour on 2 cores and does not change search cost).
 Queries are real dev-set questions in every dev language, embedded by the real model
 (the multilingual default runs the dense ranker for every language it knows): the
 timing covers the whole `KnowledgeBase.search` call (BM25 + query embedding + Chroma
@@ -56,6 +57,45 @@ def vocabulary(tmp: Path) -> tuple[list[str], list[tuple[str, str]]]:
     return words, questions
 
 
+SENTENCES_PER_PASSAGE = 5
+
+
+def synthetic_vectors(f: int, dim: int) -> tuple[str, np.ndarray, list[np.ndarray]]:
+    """(content hash, passage vectors, units) of synthetic file `f`: the same every time, so a cached
+    knowledge base built before units were stored can get them afterwards."""
+    gen = np.random.default_rng(f)
+    vectors = gen.standard_normal((PASSAGES_PER_FILE, dim)).astype(np.float32)
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    units = []
+    for v in vectors:
+        sentences = v + gen.standard_normal((SENTENCES_PER_PASSAGE, dim)).astype(np.float32) * 0.05
+        sentences /= np.linalg.norm(sentences, axis=1, keepdims=True)
+        units.append(np.vstack([v[None, :], sentences]).astype(np.float16))
+    return hashlib.blake2b(f"synthetic{f}".encode(), digest_size=16).hexdigest(), vectors, units
+
+
+def add_missing_units(where: Path, dim: int) -> None:
+    """Units for a cached knowledge base this bench built before it wrote them."""
+    import sqlite3
+
+    from index.sentence_vectors import SentenceStore
+
+    if not (where / "catalog.sqlite").exists():
+        return
+    db = sqlite3.connect(where / "catalog.sqlite")
+    files = db.execute("SELECT count(*) FROM files").fetchone()[0]
+    db.close()
+    store = SentenceStore(where / "chroma")
+    try:
+        if files and store.count() == 0:
+            print(f"adding sentence vectors to the {files} cached files", flush=True)
+            for f in range(files):
+                digest, _, units = synthetic_vectors(f, dim)
+                store.put([f"{digest}#{n}" for n in range(PASSAGES_PER_FILE)], units)
+    finally:
+        store.close()
+
+
 def grow(kb: KnowledgeBase, words: list[str], start: int, stop: int, rng: random.Random) -> None:
     dim = kb.embedder.dimension
     for f in range(start // PASSAGES_PER_FILE, stop // PASSAGES_PER_FILE):
@@ -63,14 +103,13 @@ def grow(kb: KnowledgeBase, words: list[str], start: int, stop: int, rng: random
         for _ in range(PASSAGES_PER_FILE):
             n = rng.randint(60, 160)
             texts.append(" ".join(words[int(rng.paretovariate(1.1)) % len(words)] if rng.random() < 0.5 else rng.choice(words) for _ in range(n)))
-        digest = hashlib.blake2b(f"synthetic{f}".encode(), digest_size=16).hexdigest()
+        digest, vectors, units = synthetic_vectors(f, dim)
         full = "\n\n".join(texts)
         passages, pos = [], 0
         for i, t in enumerate(texts):
             passages.append(NewPassage(i, None, pos, pos + len(t), t))
             pos += len(t) + 2
-        vectors = np.asarray([v / np.linalg.norm(v) for v in np.random.default_rng(f).standard_normal((len(texts), dim))], dtype=np.float32)
-        kb.vectors.upsert(digest, vectors)
+        kb.vectors.upsert_many([(digest, len(texts))], vectors, units=units)
         kb.catalog.begin()
         kb.catalog.store_indexed(f"/synthetic/{f}.txt", size=len(full), mtime_ns=0, content_hash=digest, title=f"doc {f}",
                                  fmt="txt", encoding="utf-8", text=full, passages=passages)
@@ -121,6 +160,8 @@ def main() -> int:
         rng.shuffle(questions)
         where = args.cache or tmp / "kb"
         with KnowledgeBase.open(where) as kb:
+            if args.cache is not None:
+                add_missing_units(where, kb.embedder.dimension)
             kb.search("warm up", 1)
             size = kb.catalog.counts()["passages"]
             if size % PASSAGES_PER_FILE or (size and args.cache is None):

@@ -80,7 +80,7 @@ def is_cyrillic(ch: str) -> bool:
     return "\u0400" <= ch <= "\u04ff"
 
 
-def _word_script(word: str) -> str:
+def word_script(word: str) -> str:
     """Script of a (normalised) word, by its first letter."""
     for ch in word:
         o = ord(ch)
@@ -225,7 +225,7 @@ def _word_form(surface: str, language: str) -> tuple[str, str | None, bool]:
     word = normalize(surface, language)
     if word.isdigit():
         return word, None, True
-    return word, _stemmer_for(_word_script(word), language), False
+    return word, _stemmer_for(word_script(word), language), False
 
 
 def detected_or(text: str, language: str | None) -> str:

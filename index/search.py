@@ -8,6 +8,9 @@ dev sets; when most of the question's words are not in the knowledge base
 (a question in another language) the cosine weighs more. On the dev sets this
 beats weighted reciprocal-rank fusion by 1-2 points of recall@1 in every
 language and 5-40 points across languages (bench/bench_retrieval.py).
+For such a question the names it shares with a passage written in the other
+script (Latin/Cyrillic, index/name_keys.py) add up to NAME_WEIGHT: dense search
+alone often finds the right article but the wrong paragraph of it.
 Other models (MiniLM knowledge bases) keep weighted reciprocal rank with the
 settings' weights. The dense weight is 0 for a question in a language the
 model does not know, so a weak dense ranking cannot drag down a strong
@@ -30,7 +33,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:  # numpy loads with the first search, not with the app's window
     import numpy as np
 
-from index import analysis, sentence_vectors
+from index import analysis, name_keys, sentence_vectors
 from index.embedding import BUNDLED_USE
 from index.types import Passage, Retrieved, SearchHit, SourceDocument
 
@@ -50,6 +53,8 @@ DEFAULT_DENSE_WEIGHT = 1.0
 CROSS_DENSE_WEIGHT = 6.0  # fewer than CROSS_COVERAGE of the question's words occur in the knowledge base
 CROSS_COVERAGE = 0.5
 SENTENCE_SHARE = 0.7  # a passage's dense score: its cosine mixed with its best sentence's (index/sentence_vectors.py)
+
+NAME_WEIGHT = 0.75  # names shared across scripts (index/name_keys.py), for a question in another language
 
 
 @dataclass
@@ -117,7 +122,7 @@ def embed_and_search_many(vectors, embedder, queries: list[str],
 
 
 def rescore_dense(vectors, embedder, query: str, hits: list[tuple[str, float]],
-                      vector: np.ndarray | None = None) -> list[tuple[str, float]]:
+                  vector: np.ndarray | None = None) -> list[tuple[str, float]]:
     """The nearest passages scored (1 - SENTENCE_SHARE) * passage cosine + SENTENCE_SHARE * best sentence
     cosine, best first (index/sentence_vectors.py); `hits` as they are when any of them lacks sentence
     vectors (an older knowledge base, another model, a shared store), so one question never mixes scales."""
@@ -160,25 +165,53 @@ def _sources(lexical: Ranking, dense: Ranking, pid: int) -> dict[str, int]:
     return out
 
 
-def fuse_scores(lexical: Ranking, dense: Ranking, dense_weight: float, k: int) -> list[tuple[int, float, dict[str, int]]]:
-    """BM25 / ideal + dense_weight * cosine; a passage only one ranker found gets the other's floor
-    (0 lexically, the lowest cosine returned densely)."""
+def fuse_scores(lexical: Ranking, dense: Ranking, dense_weight: float, k: int,
+                names: dict[int, float] | None = None) -> list[tuple[int, float, dict[str, int]]]:
+    """BM25 / ideal + dense_weight * cosine (+ NAME_WEIGHT * the share of names held across scripts);
+    a passage only one ranker found gets the other's floor (0 lexically, the lowest cosine returned densely)."""
     floor = min(dense.scores.values()) if dense.scores else 0.0
+    names = names or {}
     fused: dict[int, float] = {}
     for pid in dict.fromkeys([*lexical.ids, *dense.ids]):
-        fused[pid] = lexical.scores.get(pid, 0.0) / lexical.ideal + dense_weight * dense.scores.get(pid, floor)
+        fused[pid] = (lexical.scores.get(pid, 0.0) / lexical.ideal + dense_weight * dense.scores.get(pid, floor)
+                      + NAME_WEIGHT * names.get(pid, 0.0))
     order = sorted(fused, key=lambda pid: (-fused[pid], pid))[:k]  # ties by id: the same answer every time
     return [(pid, fused[pid], _sources(lexical, dense, pid)) for pid in order]
 
 
+def cross_language(settings, lexical: Ranking, weight: float, mode: str = "hybrid") -> bool:
+    """Score fusion for a question in another language than the knowledge base: most of its words
+    are not in it, and the dense ranker knows its language."""
+    return (mode == "hybrid" and settings.embedding_model in DENSE_WEIGHTS and weight > 0
+            and lexical.coverage < CROSS_COVERAGE)
+
+
+def shared_names(catalog, query: str, ids: list[int]) -> dict[int, float]:
+    """{passage id: rarity-weighted share of the question's names it holds in another script}
+    (index/name_keys.py); rarity is counted among the candidates, so no scan of the whole index."""
+    names = name_keys.question_names(query)
+    if not names or not ids:
+        return {}
+    passages = catalog.passages_by_ids(ids)
+    held = {pid: name_keys.held(names, p.text) for pid, p in passages.items()}
+    n = len(held)
+    df = [sum(1 for found in held.values() if i in found) for i in range(len(names))]
+    idf = [max(0.0, math.log((n - d + 0.5) / (d + 0.5))) for d in df]
+    ideal = sum(idf)
+    if ideal <= 0:
+        return {}
+    return {pid: sum(idf[i] for i in found) / ideal for pid, found in held.items() if found}
+
+
 def combine(settings, lexical: Ranking, dense: Ranking, weight: float, k: int,
-            mode: str = "hybrid") -> list[tuple[int, float, dict[str, int]]]:
-    """The fusion rule of a knowledge base: scores for a tuned model (with the cross-language boost),
-    weighted ranks otherwise. One place, so every caller ranks exactly like `search`."""
+            mode: str = "hybrid", names: dict[int, float] | None = None) -> list[tuple[int, float, dict[str, int]]]:
+    """The fusion rule of a knowledge base: scores for a tuned model (with the cross-language boost
+    and `names`, from shared_names), weighted ranks otherwise. One place, so every caller ranks
+    exactly like `search`."""
     if mode == "hybrid" and settings.embedding_model in DENSE_WEIGHTS:
-        if lexical.coverage < CROSS_COVERAGE and weight > 0:
+        if cross_language(settings, lexical, weight, mode):
             weight = max(weight, CROSS_DENSE_WEIGHT)
-        return fuse_scores(lexical, dense, weight, k)
+        return fuse_scores(lexical, dense, weight, k, names)
     lex_weight = settings.lexical_weight if mode != "dense" else 0.0
     return fuse([(lexical, lex_weight), (dense, weight)], k)
 
@@ -268,7 +301,10 @@ def search_many(kb, queries: list[str], k: int = 10, mode: str = "hybrid") -> li
         if i in dense_hits:
             vector, found = dense_hits[i]
             dense = dense_ranking(catalog, vectors, kb.embedder, queries[i], limit, hits=found, vector=vector)
-        fused[i] = combine(kb.settings, lexical[i], dense, weights[i], k, mode)
+        names = None
+        if cross_language(kb.settings, lexical[i], weights[i], mode):
+            names = shared_names(catalog, queries[i], list(dict.fromkeys([*lexical[i].ids, *dense.ids])))
+        fused[i] = combine(kb.settings, lexical[i], dense, weights[i], k, mode, names)
     wanted_ids = list(dict.fromkeys(pid for i in live for pid, _, _ in fused[i]))
     passages = catalog.passages_by_ids(wanted_ids)
     out = []
