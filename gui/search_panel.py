@@ -15,17 +15,21 @@ from PySide6.QtWidgets import (
 
 from gui.i18n import notifier, tr, trn
 from gui.session import JobRefused, KbSession
-from gui.textmap import query_terms, term_spans
+from gui.textmap import merge_spans, query_terms, term_spans
+from index import name_keys
 from gui.theme import colors
 from index.types import SourceRef
 
 MODES = ("hybrid", "lexical", "dense")
 
 
-def snippet(text: str, terms: list[str], limit: int = 360) -> tuple[str, list[tuple[int, int]]]:
-    """Whitespace-collapsed passage around the first matching term, and the term ranges in it."""
+def snippet(text: str, terms: list[str], limit: int = 360,
+            names: list[tuple[str, str]] = ()) -> tuple[str, list[tuple[int, int]]]:
+    """Whitespace-collapsed passage around the first matching term, and the term ranges in it;
+    `names` (index/name_keys.py) marks the question's names written in the passage's other script
+    too, so a Russian result of an English question shows what matched."""
     flat = " ".join(text.split())
-    spans = term_spans(flat, terms)
+    spans = merge_spans(term_spans(flat, terms) + name_keys.spans(list(names), flat))
     start = 0
     if len(flat) > limit and spans:
         start = max(0, spans[0][0] - limit // 4)
@@ -56,6 +60,7 @@ class SearchPanel(QWidget):
         self.session = session
         self.hits: list = []
         self.terms: list[str] = []
+        self.names: list[tuple[str, str]] = []
         self.searching = False
 
         self.query = QLineEdit()
@@ -121,6 +126,7 @@ class SearchPanel(QWidget):
             self.search_button.setEnabled(True)
             self.hits, warning = result
             self.terms = query_terms(text)
+            self.names = name_keys.question_names(text)
             self.info.setText((trn("{n} passage", "{n} passages", len(self.hits)) if self.hits
                                else tr("No matching passages"))
                               + (" · " + tr("Shared knowledge base unreachable: keyword matches only") if warning else ""))
@@ -145,7 +151,7 @@ class SearchPanel(QWidget):
         for i, hit in enumerate(self.hits):
             p = hit.passage
             where = os.path.basename(p.path) + (tr(", p. {page}", page=p.page) if p.page else "")
-            text, spans = snippet(p.text, self.terms)
+            text, spans = snippet(p.text, self.terms, names=self.names)
             rows.append(
                 f'<p style="margin-bottom:10px;"><a href="hit:{i}" style="color:{c.cite};"><b>{i + 1}. '
                 f'{html.escape(where)}</b></a> <span style="color:{c.muted};"><small>{html.escape(p.title or "")}'

@@ -99,6 +99,17 @@ def query_terms(query: str) -> list[str]:
     return list(dict.fromkeys(analysis.content_terms(query)))
 
 
+def merge_spans(spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    """Sorted [start, end) ranges with overlapping or touching ones joined."""
+    merged: list[tuple[int, int]] = []
+    for a, b in sorted(spans):
+        if merged and a <= merged[-1][1]:
+            merged[-1] = (merged[-1][0], max(b, merged[-1][1]))
+        else:
+            merged.append((a, b))
+    return merged
+
+
 def term_spans(text: str, terms: list[str]) -> list[tuple[int, int]]:
     """Merged [start, end) ranges of the words of text whose term is one of `terms`.
 
@@ -110,14 +121,10 @@ def term_spans(text: str, terms: list[str]) -> list[tuple[int, int]]:
     if not wanted:
         return []
     long_stems = [t for t in wanted if len(t) >= 4 and not analysis.is_cjk(t[0]) and not t.isdigit()]
-    merged: list[tuple[int, int]] = []
+    found: list[tuple[int, int]] = []
     for token in analysis.tokens(text):
         term = token.term
-        if term not in wanted and not (token.kind == "word" and len(term) >= 4 and any(
+        if term in wanted or (token.kind == "word" and len(term) >= 4 and any(
                 term.startswith(t) or t.startswith(term) for t in long_stems)):
-            continue
-        if merged and token.start <= merged[-1][1]:
-            merged[-1] = (merged[-1][0], max(token.end, merged[-1][1]))
-        else:
-            merged.append((token.start, token.end))
-    return merged
+            found.append((token.start, token.end))
+    return merge_spans(found)

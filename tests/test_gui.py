@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -248,6 +249,15 @@ def test_add_folder_index_ask_stream_cite_pdf_and_search(qtbot, tmp_path, make_w
     hit = window.search.hits[0]
     assert window.viewer.highlighted_text() == hit.passage.text
     shot(window, "search-ru.png")
+
+    # an English question over Russian documents: the Russian passage comes first, its names marked
+    window.search.query.setText("How long is the railway from Moscow to Vladivostok?")
+    window.search.run_search()
+    qtbot.waitUntil(lambda: not window.search.searching, timeout=60_000)
+    assert "transsib" in window.search.hits[0].passage.path
+    first = window.search.results.toHtml().split("hit:1")[0]
+    assert re.search(r"background-color:[^>]*>\s*Владивостока", first) and re.search(r"background-color:[^>]*>\s*Москвы", first)
+    shot(window, "search-cross-language.png")
 
     window.search.query.setText("茶道")
     window.search.run_search()
