@@ -11,8 +11,15 @@ language and 5-40 points across languages (bench/bench_retrieval.py).
 The question's names that a passage written in the other script spells too
 (Latin/Cyrillic, index/name_keys.py) add up to NAME_WEIGHT: across languages
 dense search alone often finds the right article but the wrong paragraph of it
-(en>ru recall@1 0.714 -> 0.761, ru>en 0.801 -> 0.832). It applies to every
+(en>ru recall@1 0.714 -> 0.764, ru>en 0.801 -> 0.834). It applies to every
 question, since a folder may mix languages; monolingual sets do not move.
+In a mixed folder a question's own language looks covered, so it is not taken
+for a cross-language one, and BM25 buried the passages in the other language:
+there such a passage weighs its cosine's height above the candidates' lowest as
+OTHER_LANGUAGE_WEIGHT (3) would (ru+en folder, recall@1: ru questions 0.709 ->
+0.862, en 0.688 -> 0.813; dense alone 0.820 / 0.771), when at least a fifth of
+the dense candidates are in another language (a few English headings in a Thai
+folder are no second language: lifted, they cost th 5 points).
 Other models (MiniLM knowledge bases) keep weighted reciprocal rank with the
 settings' weights. The dense weight is 0 for a question in a language the
 model does not know, so a weak dense ranking cannot drag down a strong
@@ -56,6 +63,8 @@ CROSS_DENSE_WEIGHT = 6.0  # fewer than CROSS_COVERAGE of the question's words oc
 CROSS_COVERAGE = 0.5
 SENTENCE_SHARE = 0.7  # a passage's dense score: its cosine mixed with its best sentence's (index/sentence_vectors.py)
 
+OTHER_LANGUAGE_WEIGHT = 3.0  # cosine weight of a passage in another language than the question (mixed folders)
+MIXED_SHARE = 0.2  # ... when at least this share of the dense candidates is in another language
 NAME_WEIGHT = 0.75  # names shared across scripts (index/name_keys.py); 0.5-1 alike on either half of the dev articles
 
 
@@ -168,15 +177,20 @@ def _sources(lexical: Ranking, dense: Ranking, pid: int) -> dict[str, int]:
 
 
 def fuse_scores(lexical: Ranking, dense: Ranking, dense_weight: float, k: int,
-                names: dict[int, float] | None = None) -> list[tuple[int, float, dict[str, int]]]:
+                names: dict[int, float] | None = None,
+                other: set[int] = frozenset()) -> list[tuple[int, float, dict[str, int]]]:
     """BM25 / ideal + dense_weight * cosine (+ NAME_WEIGHT * the share of names held across scripts);
-    a passage only one ranker found gets the other's floor (0 lexically, the lowest cosine returned densely)."""
+    a passage in another language (`other`) weighs its cosine's height above the floor as
+    OTHER_LANGUAGE_WEIGHT would, since BM25 cannot speak for it. A passage only one ranker found gets
+    the other's floor (0 lexically, the lowest cosine returned densely)."""
     floor = min(dense.scores.values()) if dense.scores else 0.0
     names = names or {}
+    lift = max(0.0, OTHER_LANGUAGE_WEIGHT - dense_weight)  # 0 for a cross-language question: all weigh so
     fused: dict[int, float] = {}
     for pid in dict.fromkeys([*lexical.ids, *dense.ids]):
-        fused[pid] = (lexical.scores.get(pid, 0.0) / lexical.ideal + dense_weight * dense.scores.get(pid, floor)
-                      + NAME_WEIGHT * names.get(pid, 0.0))
+        cosine = dense.scores.get(pid, floor)
+        fused[pid] = (lexical.scores.get(pid, 0.0) / lexical.ideal + dense_weight * cosine
+                      + NAME_WEIGHT * names.get(pid, 0.0) + (lift * (cosine - floor) if pid in other else 0.0))
     order = sorted(fused, key=lambda pid: (-fused[pid], pid))[:k]  # ties by id: the same answer every time
     return [(pid, fused[pid], _sources(lexical, dense, pid)) for pid in order]
 
@@ -188,13 +202,12 @@ def cross_language(settings, lexical: Ranking, weight: float, mode: str = "hybri
             and lexical.coverage < CROSS_COVERAGE)
 
 
-def shared_names(catalog, query: str, ids: list[int]) -> dict[int, float]:
+def shared_names(query: str, passages: dict[int, Passage]) -> dict[int, float]:
     """{passage id: rarity-weighted share of the question's names it holds in another script}
     (index/name_keys.py); rarity is counted among the candidates, so no scan of the whole index."""
     names = name_keys.question_names(query)
-    if not names or not ids:
+    if not names or not passages:
         return {}
-    passages = catalog.passages_by_ids(ids)
     held = {pid: name_keys.held(names, p.text) for pid, p in passages.items()}
     n = len(held)
     df = [sum(1 for found in held.values() if i in found) for i in range(len(names))]
@@ -205,15 +218,28 @@ def shared_names(catalog, query: str, ids: list[int]) -> dict[int, float]:
     return {pid: sum(idf[i] for i in found) / ideal for pid, found in held.items() if found}
 
 
-def combine(settings, lexical: Ranking, dense: Ranking, weight: float, k: int,
-            mode: str = "hybrid", names: dict[int, float] | None = None) -> list[tuple[int, float, dict[str, int]]]:
-    """The fusion rule of a knowledge base: scores for a tuned model (with the cross-language boost
-    and `names`, from shared_names), weighted ranks otherwise (no name bonus there). One place, so
-    every caller ranks exactly like `search`."""
+def other_language(query: str, passages: dict[int, Passage], ids: list[int]) -> set[int]:
+    """The passages of `ids` written in another language than the question, when they are at least
+    MIXED_SHARE of them (the dense candidates: only they can gain from it, and each detection costs
+    ~0.3 ms until cached)."""
+    language = analysis.detect_language(query)
+    if language == "und":
+        return set()
+    other = {pid for pid in ids if pid in passages
+             and analysis.detect_language(passages[pid].text) not in (language, "und")}
+    # a few English headings in a Thai folder are no second language: lifted, they would win on height alone
+    return other if len(other) >= MIXED_SHARE * len(ids) else set()
+
+
+def combine(settings, lexical: Ranking, dense: Ranking, weight: float, k: int, mode: str = "hybrid",
+            names: dict[int, float] | None = None, other: set[int] = frozenset()) -> list[tuple[int, float, dict[str, int]]]:
+    """The fusion rule of a knowledge base: scores for a tuned model (with the cross-language boost,
+    `names` from shared_names and `other` from other_language), weighted ranks otherwise (neither
+    applies there). One place, so every caller ranks exactly like `search`."""
     if mode == "hybrid" and settings.embedding_model in DENSE_WEIGHTS:
         if cross_language(settings, lexical, weight, mode):
             weight = max(weight, CROSS_DENSE_WEIGHT)
-        return fuse_scores(lexical, dense, weight, k, names)
+        return fuse_scores(lexical, dense, weight, k, names, other)
     lex_weight = settings.lexical_weight if mode != "dense" else 0.0
     return fuse([(lexical, lex_weight), (dense, weight)], k)
 
@@ -303,10 +329,12 @@ def search_many(kb, queries: list[str], k: int = 10, mode: str = "hybrid") -> li
         if i in dense_hits:
             vector, found = dense_hits[i]
             dense = dense_ranking(catalog, vectors, kb.embedder, queries[i], limit, hits=found, vector=vector)
-        names = None
+        names, other = None, set()
         if mode == "hybrid" and weights[i] > 0 and kb.settings.embedding_model in DENSE_WEIGHTS:
-            names = shared_names(catalog, queries[i], list(dict.fromkeys([*lexical[i].ids, *dense.ids])))
-        fused[i] = combine(kb.settings, lexical[i], dense, weights[i], k, mode, names)
+            candidates = catalog.passages_by_ids(list(dict.fromkeys([*lexical[i].ids, *dense.ids])))
+            names = shared_names(queries[i], candidates)
+            other = other_language(queries[i], candidates, dense.ids)
+        fused[i] = combine(kb.settings, lexical[i], dense, weights[i], k, mode, names, other)
     wanted_ids = list(dict.fromkeys(pid for i in live for pid, _, _ in fused[i]))
     passages = catalog.passages_by_ids(wanted_ids)
     out = []

@@ -67,10 +67,33 @@ def test_an_english_question_finds_the_russian_passage_that_names_its_person(tmp
                                  ("What did Lady Gaga wear on the field?", "gaga.ru.txt")]:
             lexical = search.lexical_ranking(kb.catalog, question)
             assert lexical.coverage < search.CROSS_COVERAGE  # the question's words are not in the knowledge base
-            shared = search.shared_names(kb.catalog, question, list(ids.values()))
+            shared = search.shared_names(question, kb.catalog.passages_by_ids(list(ids.values())))
             assert set(shared) == {ids[wanted]} and shared[ids[wanted]] == pytest.approx(1.0)
             hits = kb.search(question, 3)
             assert Path(hits[0].passage.path).name == wanted
         # a question in the knowledge base's own language gets no name bonus: BM25 has the names
         own = search.lexical_ranking(kb.catalog, "Что исполнила Марли Мэтлин перед матчем?")
         assert not search.cross_language(kb.settings, own, 1.0)
+
+
+def test_in_a_mixed_folder_a_passage_in_the_other_language_is_not_buried_by_bm25(tmp_path):
+    """English documents about the game beside a Russian one about the anthem: an English question about
+    the anthem shares words with the English documents, so it is no cross-language question as a whole."""
+    english = {
+        "tickets.en.txt": "Tickets for the game sold out in one day. The stadium in Santa Clara holds seventy "
+                          "thousand people, and the average ticket for the final game cost several thousand dollars.",
+        "teams.en.txt": "The two teams met in the final game of the season. A marching band performed before "
+                        "the game, and the crowd sang along before the kickoff.",
+        "broadcast.en.txt": "The game was broadcast by CBS, with a Spanish language feed and a sign language "
+                            "interpreter on the web stream. Advertisers paid five million dollars for thirty seconds.",
+    }
+    docs = write(tmp_path / "docs", {**english, "matlin.ru.txt": MATLIN})
+    with KnowledgeBase.open(tmp_path / "kb") as kb:
+        kb.index([str(docs)])
+        question = "Who performed the anthem in sign language before the game?"
+        assert not search.cross_language(kb.settings, search.lexical_ranking(kb.catalog, question), 1.0)
+        passages = kb.catalog.passages_by_ids(list(range(1, 20)))
+        other = search.other_language(question, passages, list(passages))
+        assert {Path(passages[p].path).name for p in other} == {"matlin.ru.txt"}
+        hits = kb.search(question, 4)
+        assert Path(hits[0].passage.path).name == "matlin.ru.txt"
