@@ -21,7 +21,7 @@ from __future__ import annotations
 import re
 from functools import lru_cache
 
-from index.analysis import word_script
+from index.analysis import main_script, word_script
 
 KEYED = frozenset({"latin", "cyrillic"})
 MIN_PREFIX = 3  # keys this short must match whole: "ms" would begin too many names
@@ -84,26 +84,27 @@ def question_names(text: str) -> list[tuple[str, str]]:
     return list(out.items())
 
 
+_CAPITALISED = re.compile(r"(?<![^\W\d_])[A-Z\u00c0-\u00de\u0100-\u024f\u0400-\u042f][^\W\d_]*")
+
+
+SCRIPT_SAMPLE = 400  # characters a passage's main script is told from
+
+
 @lru_cache(maxsize=4096)
 def passage_names(text: str) -> tuple[str, frozenset[str]]:
-    """(main script, keys of its capitalised words) of a passage. Sentence-initial words count (a
-    Russian sentence often opens with a name); words in the passage's other script do not: a Russian
-    passage quoting an English title is still a Russian passage, whose title BM25 already matches."""
-    counts: dict[str, int] = {}
-    found: dict[str, set[str]] = {}
-    for word in _WORD.findall(text):
-        script = word_script(word)
-        if script not in KEYED:
-            continue
-        counts[script] = counts.get(script, 0) + 1
-        if word[0].isupper():
+    """(main script, keys of its capitalised words in that script) of a passage. Sentence-initial
+    words count (a Russian sentence often opens with a name); words in the passage's other script do
+    not: a Russian passage quoting an English title is still Russian, and BM25 matches the title."""
+    main = main_script(text[:SCRIPT_SAMPLE])
+    if main not in KEYED:
+        return main, frozenset()
+    keys = set()
+    for word in _CAPITALISED.findall(text):
+        if word_script(word) == main:
             k = key(word)
             if k:
-                found.setdefault(script, set()).add(k)
-    if not counts:
-        return "", frozenset()
-    main = max(sorted(counts), key=counts.get)
-    return main, frozenset(found.get(main, ()))
+                keys.add(k)
+    return main, frozenset(keys)
 
 
 def spans(names: list[tuple[str, str]], text: str) -> list[tuple[int, int]]:
@@ -125,5 +126,8 @@ def spans(names: list[tuple[str, str]], text: str) -> list[tuple[int, int]]:
 
 def held(names: list[tuple[str, str]], text: str) -> list[int]:
     """Indexes of the question's names that `text`, written mainly in another script, holds."""
-    main, keys = passage_names(text)
+    main = main_script(text[:SCRIPT_SAMPLE])
+    if main not in KEYED or all(script == main for _, script in names):
+        return []  # the common case, the question's script: no word of the passage needs a key
+    _, keys = passage_names(text)
     return [i for i, (k, script) in enumerate(names) if script != main and any(matches(k, pk) for pk in keys)]
