@@ -97,3 +97,13 @@ def test_in_a_mixed_folder_a_passage_in_the_other_language_is_not_buried_by_bm25
         assert {Path(passages[p].path).name for p in other} == {"matlin.ru.txt"}
         hits = kb.search(question, 4)
         assert Path(hits[0].passage.path).name == "matlin.ru.txt"
+
+
+def test_main_script_is_told_by_the_most_letters():
+    from index import analysis
+
+    assert analysis.main_script("Marlee Matlin") == "latin"
+    assert analysis.main_script(MATLIN) == "cyrillic"
+    assert analysis.main_script("Nikola Tesla\n\n" + GAGA) == "cyrillic"  # an English title in a Russian text
+    assert analysis.main_script("東京は日本の首都です。Tokyo") == "cjk"
+    assert analysis.main_script("1642 — 2015") == ""
