@@ -15,11 +15,12 @@ dense search alone often finds the right article but the wrong paragraph of it
 question, since a folder may mix languages; monolingual sets do not move.
 In a mixed folder a question's own language looks covered, so it is not taken
 for a cross-language one, and BM25 buried the passages in the other language:
-there such a passage weighs its cosine's height above the candidates' lowest as
-OTHER_LANGUAGE_WEIGHT (3) would (ru+en folder, recall@1: ru questions 0.709 ->
-0.862, en 0.688 -> 0.813; dense alone 0.820 / 0.771), when at least a fifth of
-the dense candidates are in another language (a few English headings in a Thai
-folder are no second language: lifted, they cost th 5 points).
+there such a passage weighs its cosine's height above the candidates' lowest
+OTHER_LANGUAGE_WEIGHT (3) times as much as the question's language does (ru+en
+folder, recall@1: ru questions 0.709 -> 0.862, en 0.688 -> 0.813; dense alone
+0.820 / 0.771; zh+en: en 0.761 -> 0.877, zh 0.864 -> 0.847, dense 0.854), when
+at least a fifth of the dense candidates are in another language (a few English
+headings in a Thai folder are no second language: lifted, they cost th 5 points).
 Other models (MiniLM knowledge bases) keep weighted reciprocal rank with the
 settings' weights. The dense weight is 0 for a question in a language the
 model does not know, so a weak dense ranking cannot drag down a strong
@@ -63,7 +64,7 @@ CROSS_DENSE_WEIGHT = 6.0  # fewer than CROSS_COVERAGE of the question's words oc
 CROSS_COVERAGE = 0.5
 SENTENCE_SHARE = 0.7  # a passage's dense score: its cosine mixed with its best sentence's (index/sentence_vectors.py)
 
-OTHER_LANGUAGE_WEIGHT = 3.0  # cosine weight of a passage in another language than the question (mixed folders)
+OTHER_LANGUAGE_WEIGHT = 3.0  # cosine weight (times the language's) of a passage in another language than the question
 MIXED_SHARE = 0.2  # ... when at least this share of the dense candidates is in another language
 LANGUAGE_SAMPLE = 400  # characters of a candidate its language is told from: 5x faster than 2000, same sets
 NAME_WEIGHT = 0.75  # names shared across scripts (index/name_keys.py); 0.5-1 alike on either half of the dev articles
@@ -178,15 +179,14 @@ def _sources(lexical: Ranking, dense: Ranking, pid: int) -> dict[str, int]:
 
 
 def fuse_scores(lexical: Ranking, dense: Ranking, dense_weight: float, k: int,
-                names: dict[int, float] | None = None,
-                other: set[int] = frozenset()) -> list[tuple[int, float, dict[str, int]]]:
+                names: dict[int, float] | None = None, other: set[int] = frozenset(),
+                lift: float = 0.0) -> list[tuple[int, float, dict[str, int]]]:
     """BM25 / ideal + dense_weight * cosine (+ NAME_WEIGHT * the share of names held across scripts);
-    a passage in another language (`other`) weighs its cosine's height above the floor as
-    OTHER_LANGUAGE_WEIGHT would, since BM25 cannot speak for it. A passage only one ranker found gets
-    the other's floor (0 lexically, the lowest cosine returned densely)."""
+    a passage in another language (`other`) adds `lift` times its cosine's height above the floor,
+    since BM25 cannot speak for it. A passage only one ranker found gets the other's floor
+    (0 lexically, the lowest cosine returned densely)."""
     floor = min(dense.scores.values()) if dense.scores else 0.0
     names = names or {}
-    lift = max(0.0, OTHER_LANGUAGE_WEIGHT - dense_weight)  # 0 for a cross-language question: all weigh so
     fused: dict[int, float] = {}
     for pid in dict.fromkeys([*lexical.ids, *dense.ids]):
         cosine = dense.scores.get(pid, floor)
@@ -247,9 +247,12 @@ def combine(settings, lexical: Ranking, dense: Ranking, weight: float, k: int, m
     `names` from shared_names and `other` from other_language), weighted ranks otherwise (neither
     applies there). One place, so every caller ranks exactly like `search`."""
     if mode == "hybrid" and settings.embedding_model in DENSE_WEIGHTS:
-        if cross_language(settings, lexical, weight, mode):
-            weight = max(weight, CROSS_DENSE_WEIGHT)
-        return fuse_scores(lexical, dense, weight, k, names, other)
+        if cross_language(settings, lexical, weight, mode):  # every passage is in another language
+            return fuse_scores(lexical, dense, max(weight, CROSS_DENSE_WEIGHT), k, names)
+        # as much more as the question's language trusts its cosine: Thai, whose BM25 is the strong
+        # side, lifts an English passage by a quarter of what Russian would
+        lift = weight * (OTHER_LANGUAGE_WEIGHT - 1)
+        return fuse_scores(lexical, dense, weight, k, names, other, lift)
     lex_weight = settings.lexical_weight if mode != "dense" else 0.0
     return fuse([(lexical, lex_weight), (dense, weight)], k)
 
