@@ -93,6 +93,33 @@ def test_index_pipeline_analyses_each_passage_once_and_restores_the_switch_inter
         consistent(kb)
 
 
+def test_a_large_run_stores_through_the_vector_worker_with_the_same_results(tmp_path, corpus, monkeypatch):
+    """A run reading at least WORKER_BYTES puts Chroma in its worker process (its upserts hold the GIL
+    the embedder needs); the knowledge base it makes is the one an in-process run makes."""
+    import numpy as np
+
+    from index import sync
+
+    monkeypatch.delenv("DOCENT_VECTORS_IN_PROCESS", raising=False)
+    made = {}
+    for name, threshold in (("in-process", 1 << 40), ("worker", 1)):
+        monkeypatch.setattr(sync, "WORKER_BYTES", threshold)
+        with KnowledgeBase.open(tmp_path / name) as kb:
+            kb.index([str(corpus)])
+            assert kb.vectors.in_process == (name == "in-process")
+            consistent(kb)
+            rows = kb.catalog.db.execute(
+                "SELECT fi.path, p.ordinal, p.char_start, p.char_end, p.vector_id, f.terms FROM passages p "
+                "JOIN passages_fts f ON f.rowid = p.id JOIN files fi ON fi.id = p.file_id ORDER BY fi.path, p.ordinal"
+            ).fetchall()
+            vectors = {vid: kb.vectors.embedding(vid) for *_, vid, _ in rows}
+            units = kb.vectors.unit_scores(vectors[rows[0][4]], [r[4] for r in rows])
+            made[name] = rows, vectors, units
+    (rows, vectors, units), (rows2, vectors2, units2) = made["in-process"], made["worker"]
+    assert rows == rows2 and units == units2
+    assert all(np.array_equal(vectors[v], vectors2[v]) for v in vectors)
+
+
 def test_incremental_sync_rename_change_delete(tmp_path, corpus, monkeypatch):
     with KnowledgeBase.open(tmp_path / "kb") as kb:
         kb.index([str(corpus)])
