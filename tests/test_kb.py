@@ -112,12 +112,14 @@ def test_a_large_run_stores_through_the_vector_worker_with_the_same_results(tmp_
                 "SELECT fi.path, p.ordinal, p.char_start, p.char_end, p.vector_id, f.terms FROM passages p "
                 "JOIN passages_fts f ON f.rowid = p.id JOIN files fi ON fi.id = p.file_id ORDER BY fi.path, p.ordinal"
             ).fetchall()
-            vectors = {vid: kb.vectors.embedding(vid) for *_, vid, _ in rows}
-            units = kb.vectors.unit_scores(vectors[rows[0][4]], [r[4] for r in rows])
-            made[name] = rows, vectors, units
+            vectors = np.stack([kb.vectors.embedding(vid) for *_, vid, _ in rows])
+            question = kb.embedder.embed_query("Какова длина Волги?")
+            units = kb.vectors.unit_scores(question, [r[4] for r in rows])
+            made[name] = rows, vectors, np.array([units[r[4]] for r in rows if r[4] in units])
     (rows, vectors, units), (rows2, vectors2, units2) = made["in-process"], made["worker"]
-    assert rows == rows2 and units == units2
-    assert all(np.array_equal(vectors[v], vectors2[v]) for v in vectors)
+    assert rows == rows2 and len(units) == len(units2) > 0
+    # Float-equal only up to BLAS rounding: which files share an embedding batch depends on timing.
+    assert np.allclose(vectors, vectors2, atol=1e-5) and np.allclose(units, units2, atol=1e-3)
 
 
 def test_incremental_sync_rename_change_delete(tmp_path, corpus, monkeypatch):
