@@ -301,7 +301,6 @@ def _analyse(text: str, language: str, offsets: bool) -> list:
     return out
 
 
-
 def _cjk_tokens_unaligned(surface: str, offset: int, out: list[Token]) -> None:
     """A CJK run whose NFKC form has another length (rare compatibility characters): per character."""
     folded = [normalize(ch) for ch in surface]
