@@ -99,6 +99,11 @@ class IndexReport:
         }
 
 
+def uses_vector_worker(read_bytes: int) -> bool:
+    """Whether an index run reading `read_bytes` opens Chroma in the vector worker process (WORKER_BYTES)."""
+    return (os.cpu_count() or 1) > 1 and read_bytes >= WORKER_BYTES
+
+
 class PathError(Exception):
     """A path given by the user that cannot be indexed at all (missing, ...)."""
 
@@ -473,7 +478,7 @@ class Indexer:
             finally:
                 q.put(None)
 
-        worker = (os.cpu_count() or 1) > 1 and sum(st.st_size for _, st in work if st is not None) >= WORKER_BYTES
+        worker = uses_vector_worker(sum(st.st_size for _, st in work if st is not None))
 
         def writer() -> None:
             if work and self.kb.remote is None:
