@@ -98,9 +98,10 @@ def test_a_large_run_stores_through_the_vector_worker_with_the_same_results(tmp_
     the embedder needs); the knowledge base it makes is the one an in-process run makes."""
     import numpy as np
 
-    from index import sync
+    from index import sync, vector_worker
 
     monkeypatch.delenv("DOCENT_VECTORS_IN_PROCESS", raising=False)
+    monkeypatch.setattr(vector_worker, "_wanted", False)  # as the command line (an app test may have turned it on)
     made = {}
     for name, threshold in (("in-process", 1 << 40), ("worker", 1)):
         monkeypatch.setattr(sync, "WORKER_BYTES", threshold)
