@@ -273,6 +273,11 @@ class KnowledgeBase:
     # -- lazily loaded parts ------------------------------------------------
     @property
     def vectors(self):
+        return self.open_vectors()
+
+    def open_vectors(self, worker: bool = False):
+        """The vector store, opened on first use; `worker` asks for Chroma in a process of its own
+        if it is not open yet (a large index run: index/sync.py)."""
         with self._init_lock:
             if self._vectors is None:
                 if self.remote is not None:
@@ -281,7 +286,7 @@ class KnowledgeBase:
                     from index.vectors import VectorStore
 
                     try:
-                        self._vectors = VectorStore(self.root / "chroma", on_error=self._vector_error)
+                        self._vectors = VectorStore(self.root / "chroma", on_error=self._vector_error, worker=worker)
                     except Exception as exc:
                         self._vector_error(exc)
                         raise

@@ -42,6 +42,16 @@ EMBED_BATCH = 256
 EMBED_SLICE = 2048  # a huge file is embedded in slices: progress moves and cancel is heard
 QUEUED_CHARS = 32_000_000  # text read ahead of the embedder, at most (memory bound)
 WRITES_AHEAD = 8  # embedded batches waiting for the writer thread, at most
+# Files read ahead of the embedder, at most (their text is bounded by QUEUED_CHARS): enough that small
+# files fill whole EMBED_BATCHes, so Chroma gets fewer, larger upserts (at 64 files a batch, a folder of
+# one-paragraph files made 64-vector upserts: ~0.6 ms a vector against ~0.45 at 256).
+FILES_AHEAD = 1024
+# A run reading at least this much opens Chroma in its worker process (index/vector_worker.py) when
+# there is a second core: Chroma's Rust core holds the GIL for a whole upsert (~0.6 ms a vector,
+# disk writes included), which stalled the embedder thread for ~10% of an index run, and its import
+# (~0.9 s) runs there beside the first batches instead of in this process. A smaller run is over
+# before a worker would have started.
+WORKER_BYTES = 256 * 1024
 BAD_NAME = "path is not valid UTF-8 (rename the file or folder to index it)"
 CHANGING = "file kept changing while it was read (still being written?); it will be read again on the next run"
 _SURROGATES = re.compile("[\ud800-\udfff]")
@@ -87,6 +97,11 @@ class IndexReport:
             "chunks_total": self.chunks_total,
             "seconds": round(self.seconds, 3),
         }
+
+
+def uses_vector_worker(read_bytes: int) -> bool:
+    """Whether an index run reading `read_bytes` opens Chroma in the vector worker process (WORKER_BYTES)."""
+    return (os.cpu_count() or 1) > 1 and read_bytes >= WORKER_BYTES
 
 
 class PathError(Exception):
@@ -441,7 +456,7 @@ class Indexer:
         (Chroma, then the catalog), in order, while the next batch embeds. The embedder (numpy, BLAS
         without the GIL) waits for writes only when WRITES_AHEAD batches are pending."""
         gone_by_hash = {r.hash: r for r in gone if r.hash and r.status == "indexed"}
-        q: queue.Queue = queue.Queue(maxsize=64)
+        q: queue.Queue = queue.Queue(maxsize=FILES_AHEAD)
         writes: queue.Queue = queue.Queue(maxsize=WRITES_AHEAD)
         failure: list[BaseException] = []
 
@@ -463,10 +478,12 @@ class Indexer:
             finally:
                 q.put(None)
 
+        worker = uses_vector_worker(sum(st.st_size for _, st in work if st is not None))
+
         def writer() -> None:
             if work and self.kb.remote is None:
                 try:
-                    self.kb.vectors  # noqa: B018 - open Chroma (1-2 s) while the first files are read
+                    self.kb.open_vectors(worker)  # open Chroma (1-2 s) while the first files are read
                 except Exception as exc:  # noqa: BLE001 - the first write reports it
                     log.debug("vector store not opened ahead: %s", exc)
             while (op := writes.get()) is not None:

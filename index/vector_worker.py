@@ -7,7 +7,8 @@ owns the Chroma client; requests and replies are length-prefixed pickles
 parent (PR_SET_PDEATHSIG on Linux, end of the pipe elsewhere), so a killed
 indexer never leaves a second writer on the knowledge base.
 
-The desktop app turns it on (use_worker_process);
+The desktop app turns it on (use_worker_process); so does a large index run
+(index/sync.py: the same GIL would stall its embedder thread for every upsert);
 DOCENT_VECTORS_IN_PROCESS=1 keeps Chroma in the calling process regardless.
 """
 from __future__ import annotations
@@ -37,8 +38,10 @@ def use_worker_process(on: bool = True) -> None:
     _wanted = on
 
 
-def worker_wanted() -> bool:
-    return _wanted and os.environ.get("DOCENT_VECTORS_IN_PROCESS") != "1"
+def worker_wanted(asked: bool = False) -> bool:
+    """Chroma goes to a worker when the app turned it on or a caller asks (`asked`), unless the
+    environment keeps it in-process."""
+    return (_wanted or asked) and os.environ.get("DOCENT_VECTORS_IN_PROCESS") != "1"
 
 
 def _write(stream, obj) -> None:

@@ -93,6 +93,36 @@ def test_index_pipeline_analyses_each_passage_once_and_restores_the_switch_inter
         consistent(kb)
 
 
+def test_a_large_run_stores_through_the_vector_worker_with_the_same_results(tmp_path, corpus, monkeypatch):
+    """A run reading at least WORKER_BYTES puts Chroma in its worker process (its upserts hold the GIL
+    the embedder needs); the knowledge base it makes is the one an in-process run makes."""
+    import numpy as np
+
+    from index import sync, vector_worker
+
+    monkeypatch.delenv("DOCENT_VECTORS_IN_PROCESS", raising=False)
+    monkeypatch.setattr(vector_worker, "_wanted", False)  # as the command line (an app test may have turned it on)
+    made = {}
+    for name, threshold in (("in-process", 1 << 40), ("worker", 1)):
+        monkeypatch.setattr(sync, "WORKER_BYTES", threshold)
+        with KnowledgeBase.open(tmp_path / name) as kb:
+            kb.index([str(corpus)])
+            assert kb.vectors.in_process == (name == "in-process")
+            consistent(kb)
+            rows = kb.catalog.db.execute(
+                "SELECT fi.path, p.ordinal, p.char_start, p.char_end, p.vector_id, f.terms FROM passages p "
+                "JOIN passages_fts f ON f.rowid = p.id JOIN files fi ON fi.id = p.file_id ORDER BY fi.path, p.ordinal"
+            ).fetchall()
+            vectors = np.stack([kb.vectors.embedding(vid) for *_, vid, _ in rows])
+            question = kb.embedder.embed_query("Какова длина Волги?")
+            units = kb.vectors.unit_scores(question, [r[4] for r in rows])
+            made[name] = rows, vectors, np.array([units[r[4]] for r in rows if r[4] in units])
+    (rows, vectors, units), (rows2, vectors2, units2) = made["in-process"], made["worker"]
+    assert rows == rows2 and len(units) == len(units2) > 0
+    # Float-equal only up to BLAS rounding: which files share an embedding batch depends on timing.
+    assert np.allclose(vectors, vectors2, atol=1e-5) and np.allclose(units, units2, atol=1e-3)
+
+
 def test_incremental_sync_rename_change_delete(tmp_path, corpus, monkeypatch):
     with KnowledgeBase.open(tmp_path / "kb") as kb:
         kb.index([str(corpus)])
