@@ -16,8 +16,8 @@ from PySide6.QtWidgets import (
 from gui.i18n import notifier, tr, trn
 from gui.session import JobRefused, KbSession
 from gui.textmap import merge_spans, query_terms, term_spans
-from index import name_keys
 from gui.theme import colors
+from index import name_keys
 from index.types import SourceRef
 
 MODES = ("hybrid", "lexical", "dense")

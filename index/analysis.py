@@ -107,6 +107,20 @@ _SCRIPT_RUNS = {
 }
 
 
+PASSAGE_SAMPLE = 400  # characters a search candidate's script and language are told from
+
+
+def passage_script(text: str) -> str:
+    """main_script of a passage's opening, cached: search asks it of the same candidates twice
+    (names across scripts, passages in another language)."""
+    return _sample_script(text[:PASSAGE_SAMPLE])
+
+
+@lru_cache(maxsize=4096)
+def _sample_script(sample: str) -> str:
+    return main_script(sample)
+
+
 def main_script(text: str) -> str:
     """The script most of a text's letters are written in ('' for none): regex passes only, so cheap
     enough for every search candidate, where telling the language itself would cost ~0.3 ms."""

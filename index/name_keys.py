@@ -19,9 +19,10 @@ those spellings as cheaply, and dense search serves them alone.
 from __future__ import annotations
 
 import re
+import unicodedata
 from functools import lru_cache
 
-from index.analysis import main_script, word_script
+from index.analysis import passage_script, word_script
 
 KEYED = frozenset({"latin", "cyrillic"})
 MIN_PREFIX = 3  # keys this short must match whole: "ms" would begin too many names
@@ -34,7 +35,8 @@ _LETTERS = str.maketrans({"c": "k", "q": "k", "z": "s"})
 _DROP = re.compile(r"[aeiouyhvw]")
 _VOWELS = set("aeiou")
 _DOUBLE = re.compile(r"(.)\1+")
-_WORD = re.compile(r"[^\W\d_]+")
+# a word opening with a letter that may be a capital of a keyed script (isupper() decides)
+_CAPITALISED = re.compile(r"(?<![^\W\d_])[A-Z\u00c0-\u00de\u0100-\u024f\u1e00-\u1eff\u0400-\u042f\u0460-\u052f][^\W\d_]*")
 _PLAIN = re.compile(r"[a-z]+")
 _OPENS_SENTENCE = set(".?!:;\"«„“(¿¡")
 
@@ -52,8 +54,6 @@ def _strip_marks(text: str) -> str:
     """é -> e, ç -> c: accented Latin names are spelled without marks in Russian."""
     if text.isascii():
         return text
-    import unicodedata
-
     return "".join(ch for ch in unicodedata.normalize("NFD", text) if not unicodedata.combining(ch))
 
 
@@ -66,68 +66,48 @@ def matches(question_key: str, passage_key: str) -> bool:
         and question_key.startswith(passage_key)
 
 
+def _keyed(text: str):
+    """(match, script, key) of each capitalised Latin or Cyrillic word of `text` that has a key."""
+    for m in _CAPITALISED.finditer(text):
+        word = m.group()
+        if word[0].isupper():
+            script = word_script(word)
+            if script in KEYED:
+                k = key(word)
+                if k:
+                    yield m, script, k
+
+
 def question_names(text: str) -> list[tuple[str, str]]:
     """(key, script) of the question's names: capitalised Latin or Cyrillic words that do not open
     a sentence, each once."""
     out: dict[str, str] = {}
-    for m in _WORD.finditer(text):
-        word = m.group()
-        if not word[0].isupper():
-            continue
+    for m, script, k in _keyed(text):
         before = text[: m.start()].rstrip()
-        if not before or before[-1] in _OPENS_SENTENCE:
-            continue
-        script = word_script(word)
-        k = key(word) if script in KEYED else ""
-        if len(k) >= 2:
+        if before and before[-1] not in _OPENS_SENTENCE and len(k) >= 2:
             out.setdefault(k, script)
     return list(out.items())
 
 
-_CAPITALISED = re.compile(r"(?<![^\W\d_])[A-Z\u00c0-\u00de\u0100-\u024f\u0400-\u042f][^\W\d_]*")
-
-
-SCRIPT_SAMPLE = 400  # characters a passage's main script is told from
-
-
 @lru_cache(maxsize=4096)
-def passage_names(text: str) -> tuple[str, frozenset[str]]:
-    """(main script, keys of its capitalised words in that script) of a passage. Sentence-initial
-    words count (a Russian sentence often opens with a name); words in the passage's other script do
-    not: a Russian passage quoting an English title is still Russian, and BM25 matches the title."""
-    main = main_script(text[:SCRIPT_SAMPLE])
-    if main not in KEYED:
-        return main, frozenset()
-    keys = set()
-    for word in _CAPITALISED.findall(text):
-        if word_script(word) == main:
-            k = key(word)
-            if k:
-                keys.add(k)
-    return main, frozenset(keys)
+def passage_names(text: str, main: str) -> frozenset[str]:
+    """Keys of a passage's capitalised words in its main script (analysis.passage_script).
+    Sentence-initial words count (a Russian sentence often opens with a name); words in the other
+    script do not: a Russian passage quoting an English title is still Russian, and BM25 matches the title."""
+    return frozenset(k for _, script, k in _keyed(text) if script == main)
 
 
 def spans(names: list[tuple[str, str]], text: str) -> list[tuple[int, int]]:
     """[start, end) of the words of `text` that spell one of the question's names in another script:
     what the app marks in a result whose language differs from the question's."""
-    out = []
-    for m in _WORD.finditer(text):
-        word = m.group()
-        if not word[0].isupper():
-            continue
-        script = word_script(word)
-        if script not in KEYED:
-            continue
-        k = key(word)
-        if k and any(other != script and matches(q, k) for q, other in names):
-            out.append((m.start(), m.end()))
-    return out
+    return [(m.start(), m.end()) for m, script, k in _keyed(text)
+            if any(other != script and matches(q, k) for q, other in names)]
 
 
 def held(names: list[tuple[str, str]], text: str) -> list[int]:
     """Indexes of the question's names that `text`, written mainly in another script, holds."""
-    main = main_script(text[:SCRIPT_SAMPLE])
+    main = passage_script(text)
     if main not in KEYED or all(script == main for _, script in names):
         return []  # the common case, the question's script: no word of the passage needs a key
-    _, keys = passage_names(text)
+    keys = passage_names(text, main)
     return [i for i, (k, script) in enumerate(names) if script != main and any(matches(k, pk) for pk in keys)]

@@ -66,7 +66,6 @@ SENTENCE_SHARE = 0.7  # a passage's dense score: its cosine mixed with its best 
 
 OTHER_LANGUAGE_WEIGHT = 3.0  # cosine weight (times the language's) of a passage in another language than the question
 MIXED_SHARE = 0.2  # ... when at least this share of the dense candidates is in another language
-LANGUAGE_SAMPLE = 400  # characters of a candidate its language is told from: 5x faster than 2000, same sets
 NAME_WEIGHT = 0.75  # names shared across scripts (index/name_keys.py); 0.5-1 alike on either half of the dev articles
 
 
@@ -196,11 +195,15 @@ def fuse_scores(lexical: Ranking, dense: Ranking, dense_weight: float, k: int,
     return [(pid, fused[pid], _sources(lexical, dense, pid)) for pid in order]
 
 
+def score_fusion(settings, mode: str) -> bool:
+    """Whether a search fuses scores (a model with tuned weights, hybrid mode), not ranks."""
+    return mode == "hybrid" and settings.embedding_model in DENSE_WEIGHTS
+
+
 def cross_language(settings, lexical: Ranking, weight: float, mode: str = "hybrid") -> bool:
     """Score fusion for a question in another language than the knowledge base: most of its words
     are not in it, and the dense ranker knows its language."""
-    return (mode == "hybrid" and settings.embedding_model in DENSE_WEIGHTS and weight > 0
-            and lexical.coverage < CROSS_COVERAGE)
+    return score_fusion(settings, mode) and weight > 0 and lexical.coverage < CROSS_COVERAGE
 
 
 def shared_names(query: str, passages: dict[int, Passage]) -> dict[int, float]:
@@ -231,11 +234,11 @@ def other_language(query: str, passages: dict[int, Passage], ids: list[int]) -> 
     for pid in ids:
         if pid not in passages:
             continue
-        sample = passages[pid].text[:LANGUAGE_SAMPLE]
-        found = analysis.main_script(sample)
+        text = passages[pid].text
+        found = analysis.passage_script(text)
         if found and found != script:
             other.add(pid)
-        elif found == "latin" and analysis.detect_language(sample) not in (language, "und"):
+        elif found == "latin" and analysis.detect_language(text[:analysis.PASSAGE_SAMPLE]) not in (language, "und"):
             other.add(pid)  # German beside English; one script elsewhere is one language (ar/fa: detection noise)
     # a few English headings in a Thai folder are no second language: lifted, they would win on height alone
     return other if len(other) >= MIXED_SHARE * len(ids) else set()
@@ -246,7 +249,7 @@ def combine(settings, lexical: Ranking, dense: Ranking, weight: float, k: int, m
     """The fusion rule of a knowledge base: scores for a tuned model (with the cross-language boost,
     `names` from shared_names and `other` from other_language), weighted ranks otherwise (neither
     applies there). One place, so every caller ranks exactly like `search`."""
-    if mode == "hybrid" and settings.embedding_model in DENSE_WEIGHTS:
+    if score_fusion(settings, mode):
         if cross_language(settings, lexical, weight, mode):  # every passage is in another language
             return fuse_scores(lexical, dense, max(weight, CROSS_DENSE_WEIGHT), k, names)
         # as much more as the question's language trusts its cosine: Thai, whose BM25 is the strong
@@ -343,10 +346,11 @@ def search_many(kb, queries: list[str], k: int = 10, mode: str = "hybrid") -> li
             vector, found = dense_hits[i]
             dense = dense_ranking(catalog, vectors, kb.embedder, queries[i], limit, hits=found, vector=vector)
         names, other = None, set()
-        if mode == "hybrid" and weights[i] > 0 and kb.settings.embedding_model in DENSE_WEIGHTS:
+        if score_fusion(kb.settings, mode) and weights[i] > 0:
             candidates = catalog.passages_by_ids(list(dict.fromkeys([*lexical[i].ids, *dense.ids])))
             names = shared_names(queries[i], candidates)
-            other = other_language(queries[i], candidates, dense.ids)
+            if not cross_language(kb.settings, lexical[i], weights[i], mode):  # else every passage lifts alike
+                other = other_language(queries[i], candidates, dense.ids)
         fused[i] = combine(kb.settings, lexical[i], dense, weights[i], k, mode, names, other)
     wanted_ids = list(dict.fromkeys(pid for i in live for pid, _, _ in fused[i]))
     passages = catalog.passages_by_ids(wanted_ids)
