@@ -29,6 +29,9 @@ def main(argv: list[str] | None = None) -> int:
     from index.config import offline_environment
 
     offline_environment()  # before any library that could phone home is imported (GUI included)
+    from index.memory import limit_arenas
+
+    limit_arenas()  # before any thread allocates (index/memory.py)
     if argv[:1] == ["--docent-vector-worker"]:  # frozen builds: index/vector_worker.py, likewise
         from index.vector_worker import serve
 

@@ -275,9 +275,8 @@ class KnowledgeBase:
     def vectors(self):
         return self.open_vectors()
 
-    def open_vectors(self, worker: bool = False):
-        """The vector store, opened on first use; `worker` asks for Chroma in a process of its own
-        if it is not open yet (a large index run: index/sync.py)."""
+    def open_vectors(self):
+        """The vector store, opened on first use (an index run opens it ahead, beside its first files)."""
         with self._init_lock:
             if self._vectors is None:
                 if self.remote is not None:
@@ -286,7 +285,7 @@ class KnowledgeBase:
                     from index.vectors import VectorStore
 
                     try:
-                        self._vectors = VectorStore(self.root / "chroma", on_error=self._vector_error, worker=worker)
+                        self._vectors = VectorStore(self.root / "chroma", on_error=self._vector_error)
                     except Exception as exc:
                         self._vector_error(exc)
                         raise

@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterable, Iterator
 
-from index import chunking, sentence_vectors
+from index import chunking, memory, sentence_vectors
 from index.catalog import Catalog, NewPassage, analysed
 from index.extract import PLAIN_SUFFIXES, ExtractError, extract, is_supported, os_reason
 from index.extract.errors import megabytes
@@ -40,18 +40,15 @@ log = logging.getLogger("docent.sync")
 
 EMBED_BATCH = 256
 EMBED_SLICE = 2048  # a huge file is embedded in slices: progress moves and cancel is heard
-QUEUED_CHARS = 32_000_000  # text read ahead of the embedder, at most (memory bound)
+# Text read ahead of the embedder and not yet stored, at most, in _Parsed.weight (2 a character: the
+# text and its passages): ~8 batches of passages, well ahead of the embedder, and a bound that keeps
+# memory flat in a folder of large files (it was 32 M: 64 M characters in flight).
+QUEUED_CHARS = 4_000_000
 WRITES_AHEAD = 8  # embedded batches waiting for the writer thread, at most
 # Files read ahead of the embedder, at most (their text is bounded by QUEUED_CHARS): enough that small
 # files fill whole EMBED_BATCHes, so Chroma gets fewer, larger upserts (at 64 files a batch, a folder of
 # one-paragraph files made 64-vector upserts: ~0.6 ms a vector against ~0.45 at 256).
 FILES_AHEAD = 1024
-# A run reading at least this much opens Chroma in its worker process (index/vector_worker.py) when
-# there is a second core: Chroma's Rust core holds the GIL for a whole upsert (~0.6 ms a vector,
-# disk writes included), which stalled the embedder thread for ~10% of an index run, and its import
-# (~0.9 s) runs there beside the first batches instead of in this process. A smaller run is over
-# before a worker would have started.
-WORKER_BYTES = 256 * 1024
 BAD_NAME = "path is not valid UTF-8 (rename the file or folder to index it)"
 CHANGING = "file kept changing while it was read (still being written?); it will be read again on the next run"
 _SURROGATES = re.compile("[\ud800-\udfff]")
@@ -97,11 +94,6 @@ class IndexReport:
             "chunks_total": self.chunks_total,
             "seconds": round(self.seconds, 3),
         }
-
-
-def uses_vector_worker(read_bytes: int) -> bool:
-    """Whether an index run reading `read_bytes` opens Chroma in the vector worker process (WORKER_BYTES)."""
-    return (os.cpu_count() or 1) > 1 and read_bytes >= WORKER_BYTES
 
 
 class PathError(Exception):
@@ -478,12 +470,10 @@ class Indexer:
             finally:
                 q.put(None)
 
-        worker = uses_vector_worker(sum(st.st_size for _, st in work if st is not None))
-
         def writer() -> None:
             if work and self.kb.remote is None:
                 try:
-                    self.kb.open_vectors(worker)  # open Chroma (1-2 s) while the first files are read
+                    self.kb.open_vectors()  # open Chroma (1-2 s) while the first files are read
                 except Exception as exc:  # noqa: BLE001 - the first write reports it
                     log.debug("vector store not opened ahead: %s", exc)
             while (op := writes.get()) is not None:
@@ -494,6 +484,9 @@ class Indexer:
                 except BaseException as exc:  # a full disk, a dead store: this thread's transaction is rolled back
                     failure.append(exc)
                     self._halt.set()
+                if op[0] == "batch":
+                    op = None  # the batch's texts, vectors and buffers are garbage now:
+                    memory.release()  # give their pages back to the system (index/memory.py)
 
         reader = threading.Thread(target=producer, name="docent-parse", daemon=True)
         reader.start()

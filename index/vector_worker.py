@@ -7,8 +7,7 @@ owns the Chroma client; requests and replies are length-prefixed pickles
 parent (PR_SET_PDEATHSIG on Linux, end of the pipe elsewhere), so a killed
 indexer never leaves a second writer on the knowledge base.
 
-The desktop app turns it on (use_worker_process); so does a large index run
-(index/sync.py: the same GIL would stall its embedder thread for every upsert);
+The desktop app turns it on (use_worker_process);
 DOCENT_VECTORS_IN_PROCESS=1 keeps Chroma in the calling process regardless.
 """
 from __future__ import annotations
@@ -38,10 +37,8 @@ def use_worker_process(on: bool = True) -> None:
     _wanted = on
 
 
-def worker_wanted(asked: bool = False) -> bool:
-    """Chroma goes to a worker when the app turned it on or a caller asks (`asked`), unless the
-    environment keeps it in-process."""
-    return (_wanted or asked) and os.environ.get("DOCENT_VECTORS_IN_PROCESS") != "1"
+def worker_wanted() -> bool:
+    return _wanted and os.environ.get("DOCENT_VECTORS_IN_PROCESS") != "1"
 
 
 def _write(stream, obj) -> None:
@@ -60,8 +57,10 @@ def serve(path: str, parent_pid: int) -> None:
     inp, out = detach_worker(parent_pid)
     from index.chroma_store import ChromaStore
     from index.config import offline_environment
+    from index.memory import limit_arenas, release
 
     offline_environment()
+    limit_arenas()  # as main.py: Chroma's Rust threads would each take an arena of their own
     try:
         store = ChromaStore(Path(path))
     except Exception as exc:  # noqa: BLE001 - reported to the parent, which raises it
@@ -82,6 +81,9 @@ def serve(path: str, parent_pid: int) -> None:
         except Exception as exc:  # noqa: BLE001
             reply = _error(exc)
         _write(out, reply)
+        if name.startswith("upsert"):
+            del args, reply
+            release()  # the batch's pickled vectors are garbage: give their pages back (index/memory.py)
     os._exit(0)  # no interpreter teardown: Chroma's threads must not outlive a closed pipe
 
 

@@ -9,8 +9,7 @@ In the desktop app Chroma runs in a worker process of its own
 (index/vector_worker.py): its Rust core holds the GIL for a whole upsert
 (about 0.4 ms per vector, plus index persistence now and then), which froze
 the event loop for 100-300 ms per batch when it ran in the app's process.
-Command-line runs keep it in-process (no event loop to protect, no process to start),
-except a large index run: its upserts would stall the embedder thread the same way.
+Command-line runs keep it in-process (no event loop to protect, no process to start).
 """
 from __future__ import annotations
 
@@ -35,16 +34,15 @@ class VectorStore:
     started again and the call repeated once: every call is idempotent.
     """
 
-    def __init__(self, path: Path, on_error: Callable[[BaseException], None] | None = None, worker: bool = False):
+    def __init__(self, path: Path, on_error: Callable[[BaseException], None] | None = None):
         """`on_error` hears every failure, also those a caller survives (search falls back to keywords):
-        the knowledge base checks itself for damage after one. `worker`: a worker process even where
-        the app did not ask for one (a large index run, index/sync.py)."""
+        the knowledge base checks itself for damage after one."""
         self.path = path
         self.on_error = on_error
         self._lock = threading.Lock()
         self._local: ChromaStore | None = None
         self._worker = None
-        if not worker_wanted(worker):
+        if not worker_wanted():
             self._local = ChromaStore(path)
             return
         try:

@@ -93,18 +93,17 @@ def test_index_pipeline_analyses_each_passage_once_and_restores_the_switch_inter
         consistent(kb)
 
 
-def test_a_large_run_stores_through_the_vector_worker_with_the_same_results(tmp_path, corpus, monkeypatch):
-    """A run reading at least WORKER_BYTES puts Chroma in its worker process (its upserts hold the GIL
-    the embedder needs); the knowledge base it makes is the one an in-process run makes."""
+def test_the_apps_vector_worker_makes_the_knowledge_base_an_in_process_run_makes(tmp_path, corpus, monkeypatch):
+    """The desktop app keeps Chroma in its worker process (its upserts hold the GIL the window needs);
+    an index run through it makes the knowledge base a command-line run makes in-process."""
     import numpy as np
 
-    from index import sync, vector_worker
+    from index import vector_worker
 
     monkeypatch.delenv("DOCENT_VECTORS_IN_PROCESS", raising=False)
-    monkeypatch.setattr(vector_worker, "_wanted", False)  # as the command line (an app test may have turned it on)
     made = {}
-    for name, threshold in (("in-process", 1 << 40), ("worker", 1)):
-        monkeypatch.setattr(sync, "WORKER_BYTES", threshold)
+    for name, app in (("in-process", False), ("worker", True)):
+        monkeypatch.setattr(vector_worker, "_wanted", app)  # as the command line, then as the app
         with KnowledgeBase.open(tmp_path / name) as kb:
             kb.index([str(corpus)])
             assert kb.vectors.in_process == (name == "in-process")
