@@ -14,32 +14,25 @@ import ctypes
 import ctypes.util
 import logging
 import sys
-import threading
+from functools import lru_cache
 
 log = logging.getLogger("docent.memory")
 
 ARENAS = 2  # malloc arenas of the whole process (M_ARENA_MAX); set before threads start allocating
 _M_ARENA_MAX = -8  # glibc's mallopt parameter number
 
-_libc = None
-_looked = False
-_lock = threading.Lock()
 
-
+@lru_cache(maxsize=None)
 def _glibc():
     """glibc's handle, or None (macOS, Windows, musl: their allocators need no such help)."""
-    global _libc, _looked
-    with _lock:
-        if not _looked:
-            _looked = True
-            if sys.platform.startswith("linux"):
-                try:
-                    libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
-                    if hasattr(libc, "malloc_trim") and hasattr(libc, "mallopt"):
-                        _libc = libc
-                except OSError as exc:
-                    log.debug("no glibc: %s", exc)
-        return _libc
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+    except OSError as exc:
+        log.debug("no glibc: %s", exc)
+        return None
+    return libc if hasattr(libc, "malloc_trim") and hasattr(libc, "mallopt") else None
 
 
 def limit_arenas(arenas: int = ARENAS) -> bool:

@@ -340,6 +340,7 @@ def search_many(kb, queries: list[str], k: int = 10, mode: str = "hybrid") -> li
             log.warning("vector search failed (%s); lexical ranking only", exc)
             warnings.append(f"{exc}; showing keyword matches only")
     fused = {}
+    fetched: dict[int, Passage] = {}  # candidates read for names and languages that made a top k: not read again
     for i in live:
         dense = Ranking([], {})
         if i in dense_hits:
@@ -352,8 +353,11 @@ def search_many(kb, queries: list[str], k: int = 10, mode: str = "hybrid") -> li
             if not cross_language(kb.settings, lexical[i], weights[i], mode):  # else every passage lifts alike
                 other = other_language(queries[i], candidates, dense.ids)
         fused[i] = combine(kb.settings, lexical[i], dense, weights[i], k, mode, names, other)
+        if names is not None:
+            fetched.update((pid, candidates[pid]) for pid, _, _ in fused[i] if pid in candidates)
     wanted_ids = list(dict.fromkeys(pid for i in live for pid, _, _ in fused[i]))
-    passages = catalog.passages_by_ids(wanted_ids)
+    passages = {pid: fetched[pid] for pid in wanted_ids if pid in fetched}
+    passages.update(catalog.passages_by_ids([pid for pid in wanted_ids if pid not in fetched]))
     out = []
     for i in range(len(queries)):
         hits = Retrieved(warnings=list(warnings)) if i in fused else Retrieved()
